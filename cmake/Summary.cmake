@@ -1,0 +1,13 @@
+# Configure summary: what was found and what is enabled.
+message(STATUS "")
+message(STATUS "epbench ${PROJECT_VERSION} (${EPBENCH_GIT_HASH}) configuration:")
+message(STATUS "  build type       : ${CMAKE_BUILD_TYPE}")
+message(STATUS "  C++ compiler     : ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}")
+message(STATUS "  MPI              : found ${MPI_CXX_VERSION} (${MPI_CXX_LIBRARY_VERSION_STRING})")
+message(STATUS "  BLAS             : ${BLAS_LIBRARIES}")
+message(STATUS "  nlohmann_json    : ${nlohmann_json_VERSION}   CLI11: ${CLI11_VERSION}")
+message(STATUS "  Kokkos           : found=${EPBENCH_KOKKOS_FOUND} ${Kokkos_VERSION}  enabled=${EPBENCH_ENABLE_KOKKOS_RESOLVED}")
+message(STATUS "  CUDA             : found=${EPBENCH_CUDA_FOUND} ${CUDAToolkit_VERSION}  enabled=${EPBENCH_ENABLE_CUDA_RESOLVED}  archs=${CMAKE_CUDA_ARCHITECTURES}")
+message(STATUS "  NCCL             : found=${EPBENCH_NCCL_FOUND} ${NCCL_VERSION}  enabled=${EPBENCH_ENABLE_NCCL_RESOLVED}")
+message(STATUS "  tests            : ${EPBENCH_ENABLE_TESTS}   benchmarks: ${EPBENCH_ENABLE_BENCHMARKS}")
+message(STATUS "")

@@ -1,0 +1,29 @@
+// The `epbench` command: subcommands registered here, errors mapped to exit codes
+// (2 = bad input or usage, 1 = failure) with a one-line message.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "app/place_command.hpp"
+#include "common/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"epbench: Mixture-of-Experts expert-parallelism benchmark suite", "epbench"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "epbench " EPBENCH_VERSION " (" EPBENCH_GIT_HASH ")");
+  epbench::add_place_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --help-all, --version
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "epbench: error: " << e.what() << " (see epbench --help)\n";
+    return epbench::kExitInputError;
+  } catch (const epbench::InputError& e) {
+    std::cerr << "epbench: error: " << e.what() << "\n";
+    return epbench::kExitInputError;
+  } catch (const std::exception& e) {
+    std::cerr << "epbench: failure: " << e.what() << "\n";
+    return epbench::kExitFailure;
+  }
+  return 0;
+}

@@ -1,0 +1,43 @@
+// Exact port of DeepSeek's Expert Parallelism Load Balancer (eplb.py, rebalance_experts).
+// Hierarchical policy (groups packed to nodes, replication within a node, replicas packed to
+// GPUs) when num_groups % num_nodes == 0, else the global policy (one group, one node).
+// Like the reference, all load arithmetic is float32; ties break as the reference's do
+// (stable descending sort, first maximum, lowest-index minimum).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "placement/placement.hpp"
+
+namespace epbench {
+
+// The reference's arguments. weight is [num_layers][num_experts] row-major.
+struct EplbProblem {
+  int num_layers = 0;
+  int num_experts = 0;
+  std::vector<double> weight;
+  int num_replicas = 0;
+  int num_groups = 1;
+  int num_nodes = 1;
+  int num_gpus = 1;
+
+  // Throws InputError naming the first violated constraint (sizes, divisibility, loads that
+  // are negative, NaN or infinite).
+  void validate() const;
+  bool hierarchical() const { return num_groups % num_nodes == 0; }
+};
+
+struct EplbResult {
+  Placement placement;
+  // [layers][num_replicas]: replica index of each slot among its expert's replicas (the
+  // reference's phyrank); log2phy in the reference's order is log2phy[e][phyrank[p]] = p.
+  std::vector<int32_t> phyrank;
+  std::string policy_used;  // "hierarchical" or "global"
+};
+
+EplbResult rebalance_experts(const EplbProblem& problem);
+
+}  // namespace epbench

@@ -1,0 +1,98 @@
+// Placement: derived tables (logcnt, log2phy), validation and per-GPU helpers.
+#include "placement/placement.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace epbench {
+
+Placement::Placement(int num_layers, int num_experts, int num_gpus, int num_nodes,
+                     std::vector<int32_t> phy2log)
+    : num_layers_(num_layers),
+      num_experts_(num_experts),
+      num_gpus_(num_gpus),
+      num_nodes_(num_nodes),
+      phy2log_(std::move(phy2log)) {
+  if (num_layers <= 0 || num_experts <= 0 || num_gpus <= 0 || num_nodes <= 0)
+    throw std::logic_error("Placement: layers, experts, gpus and nodes must be positive");
+  if (phy2log_.size() % static_cast<size_t>(num_layers) != 0)
+    throw std::logic_error("Placement: phy2log size is not a multiple of the layer count");
+  num_slots_ = static_cast<int>(phy2log_.size() / num_layers);
+  logcnt_.assign(static_cast<size_t>(num_layers) * num_experts, 0);
+  for (int l = 0; l < num_layers; ++l)
+    for (int p = 0; p < num_slots_; ++p) {
+      int32_t e = phy2log_[idx(l, p)];
+      if (e < 0 || e >= num_experts)
+        throw std::logic_error("Placement: slot " + std::to_string(p) + " of layer " +
+                               std::to_string(l) + " holds expert " + std::to_string(e) +
+                               ", outside [0, " + std::to_string(num_experts) + ")");
+      ++logcnt_[static_cast<size_t>(l) * num_experts + e];
+    }
+  max_replicas_ = logcnt_.empty() ? 0 : *std::max_element(logcnt_.begin(), logcnt_.end());
+  log2phy_.assign(static_cast<size_t>(num_layers) * num_experts * max_replicas_, -1);
+  std::vector<int32_t> fill(num_experts);
+  for (int l = 0; l < num_layers; ++l) {
+    std::fill(fill.begin(), fill.end(), 0);
+    for (int p = 0; p < num_slots_; ++p) {
+      int32_t e = phy2log_[idx(l, p)];
+      log2phy_[(static_cast<size_t>(l) * num_experts + e) * max_replicas_ + fill[e]++] = p;
+    }
+  }
+}
+
+std::span<const int32_t> Placement::replicas(int layer, int expert) const {
+  size_t base = (static_cast<size_t>(layer) * num_experts_ + expert) * max_replicas_;
+  return {log2phy_.data() + base, static_cast<size_t>(logcnt(layer, expert))};
+}
+
+int32_t Placement::log2phy(int layer, int expert, int r) const {
+  return log2phy_[(static_cast<size_t>(layer) * num_experts_ + expert) * max_replicas_ + r];
+}
+
+std::vector<int32_t> Placement::experts_of_gpu(int layer, int gpu) const {
+  auto row = phy2log_row(layer);
+  auto first = row.begin() + first_slot_of_gpu(gpu);
+  return {first, first + slots_per_gpu()};
+}
+
+std::vector<double> Placement::gpu_loads(int layer, std::span<const double> expert_load) const {
+  if (expert_load.size() != static_cast<size_t>(num_experts_))
+    throw std::logic_error("Placement::gpu_loads: load vector has " +
+                           std::to_string(expert_load.size()) + " entries, expected " +
+                           std::to_string(num_experts_));
+  std::vector<double> loads(num_gpus_, 0.0);
+  auto row = phy2log_row(layer);
+  for (int p = 0; p < num_slots_; ++p) {
+    int32_t e = row[p];
+    loads[gpu_of_slot(p)] += expert_load[e] / logcnt(layer, e);
+  }
+  return loads;
+}
+
+void Placement::validate() const {
+  auto fail = [](const std::string& what) { throw std::logic_error("invalid placement: " + what); };
+  if (num_slots_ < num_experts_)
+    fail(std::to_string(num_slots_) + " slots cannot hold " + std::to_string(num_experts_) +
+         " experts");
+  if (num_slots_ % num_gpus_ != 0)
+    fail(std::to_string(num_slots_) + " slots do not divide evenly over " +
+         std::to_string(num_gpus_) + " GPUs");
+  if (num_gpus_ % num_nodes_ != 0)
+    fail(std::to_string(num_gpus_) + " GPUs do not divide evenly over " +
+         std::to_string(num_nodes_) + " nodes");
+  for (int l = 0; l < num_layers_; ++l) {
+    int total = 0;
+    for (int e = 0; e < num_experts_; ++e) {
+      int c = logcnt(l, e);
+      if (c < 1)
+        fail("expert " + std::to_string(e) + " of layer " + std::to_string(l) + " has no replica");
+      for (int r = 0; r < c; ++r)
+        if (phy2log(l, log2phy(l, e, r)) != e)
+          fail("log2phy and phy2log disagree for expert " + std::to_string(e));
+      total += c;
+    }
+    if (total != num_slots_) fail("replica counts do not add up to the slot count");
+  }
+}
+
+}  // namespace epbench

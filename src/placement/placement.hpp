@@ -1,0 +1,72 @@
+// Placement: which logical expert each physical slot holds, per layer. The value type shared by
+// placement policies, dispatch, metrics and migration. Physical slot p lives on GPU
+// p / slots_per_gpu(); GPU g lives on node g / gpus_per_node().
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace epbench {
+
+class Placement {
+ public:
+  Placement() = default;
+  // phy2log: [num_layers * num_slots] row-major, each entry a logical expert in [0, num_experts).
+  // logcnt and log2phy are derived from it.
+  Placement(int num_layers, int num_experts, int num_gpus, int num_nodes,
+            std::vector<int32_t> phy2log);
+
+  int num_layers() const { return num_layers_; }
+  int num_experts() const { return num_experts_; }
+  int num_slots() const { return num_slots_; }
+  int num_gpus() const { return num_gpus_; }
+  int num_nodes() const { return num_nodes_; }
+  int slots_per_gpu() const { return num_slots_ / num_gpus_; }
+  int gpus_per_node() const { return num_gpus_ / num_nodes_; }
+  int max_replicas() const { return max_replicas_; }
+
+  int32_t phy2log(int layer, int slot) const { return phy2log_[idx(layer, slot)]; }
+  int32_t logcnt(int layer, int expert) const {
+    return logcnt_[static_cast<size_t>(layer) * num_experts_ + expert];
+  }
+  // Slots holding `expert`, in increasing slot order (log2phy row without the -1 padding).
+  std::span<const int32_t> replicas(int layer, int expert) const;
+  // log2phy[layer][expert][r] with -1 padding up to max_replicas().
+  int32_t log2phy(int layer, int expert, int r) const;
+  std::span<const int32_t> phy2log_row(int layer) const {
+    return {phy2log_.data() + idx(layer, 0), static_cast<size_t>(num_slots_)};
+  }
+  std::span<const int32_t> logcnt_row(int layer) const {
+    return {logcnt_.data() + static_cast<size_t>(layer) * num_experts_,
+            static_cast<size_t>(num_experts_)};
+  }
+
+  int gpu_of_slot(int slot) const { return slot / slots_per_gpu(); }
+  int node_of_gpu(int gpu) const { return gpu / gpus_per_node(); }
+  int first_slot_of_gpu(int gpu) const { return gpu * slots_per_gpu(); }
+  // Logical experts held by one GPU in one layer (one entry per slot).
+  std::vector<int32_t> experts_of_gpu(int layer, int gpu) const;
+
+  // Per-GPU load of one layer when expert e receives expert_load[e] tokens, split evenly among
+  // its replicas (the EPLB model: weight[e] / logcnt[e] per slot).
+  std::vector<double> gpu_loads(int layer, std::span<const double> expert_load) const;
+
+  // Throws std::logic_error naming the first inconsistency: shape, slot counts, an expert with
+  // no replica, counts disagreeing with phy2log.
+  void validate() const;
+
+  bool operator==(const Placement& other) const = default;
+
+ private:
+  size_t idx(int layer, int slot) const { return static_cast<size_t>(layer) * num_slots_ + slot; }
+
+  int num_layers_ = 0, num_experts_ = 0, num_slots_ = 0, num_gpus_ = 1, num_nodes_ = 1;
+  int max_replicas_ = 0;
+  std::vector<int32_t> phy2log_;
+  std::vector<int32_t> logcnt_;
+  std::vector<int32_t> log2phy_;  // [layers][experts][max_replicas_], -1 padded
+};
+
+}  // namespace epbench

@@ -1,0 +1,134 @@
+// Placement value type, policies and EPLB properties beyond the golden cases.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "common/error.hpp"
+#include "metrics/balance.hpp"
+#include "placement/policy.hpp"
+
+namespace {
+
+using epbench::EplbProblem;
+using epbench::Placement;
+
+TEST(Placement, DerivesCountsAndHelpers) {
+  // 2 layers, 4 experts, 6 slots on 3 GPUs (2 slots each), 1 node.
+  Placement p(2, 4, 3, 1, {0, 1, 2, 3, 0, 0, 3, 3, 2, 1, 0, 3});
+  p.validate();
+  EXPECT_EQ(p.num_slots(), 6);
+  EXPECT_EQ(p.slots_per_gpu(), 2);
+  EXPECT_EQ(p.logcnt(0, 0), 3);
+  EXPECT_EQ(p.logcnt(1, 3), 3);
+  EXPECT_EQ(p.max_replicas(), 3);
+  EXPECT_EQ(p.gpu_of_slot(5), 2);
+  EXPECT_EQ(p.node_of_gpu(2), 0);
+  auto reps = p.replicas(0, 0);
+  EXPECT_EQ(std::vector<int32_t>(reps.begin(), reps.end()), (std::vector<int32_t>{0, 4, 5}));
+  EXPECT_EQ(p.log2phy(0, 1, 1), -1);
+  EXPECT_EQ(p.experts_of_gpu(1, 1), (std::vector<int32_t>{2, 1}));
+  std::vector<double> load = {30, 10, 20, 40};
+  auto gpu = p.gpu_loads(0, load);
+  EXPECT_DOUBLE_EQ(gpu[0], 30.0 / 3 + 10);
+  EXPECT_DOUBLE_EQ(gpu[1], 20 + 40);
+  EXPECT_DOUBLE_EQ(gpu[2], 20.0);
+}
+
+TEST(Placement, ValidateRejectsMissingExpert) {
+  Placement p(1, 4, 2, 1, {0, 1, 2, 2});  // expert 3 has no replica
+  EXPECT_THROW(p.validate(), std::logic_error);
+  EXPECT_THROW(Placement(1, 4, 2, 1, {0, 1, 2, 7}), std::logic_error);
+}
+
+TEST(Placement, ValidateRejectsUnevenSlots) {
+  Placement p(1, 3, 2, 1, {0, 1, 2});  // 3 slots over 2 GPUs
+  EXPECT_THROW(p.validate(), std::logic_error);
+}
+
+EplbProblem zipf_problem(int layers, int experts, int replicas, int groups, int nodes, int gpus,
+                         unsigned seed) {
+  EplbProblem p{layers, experts, {}, replicas, groups, nodes, gpus};
+  std::mt19937 rng(seed);
+  for (int l = 0; l < layers; ++l) {
+    std::vector<int> perm(experts);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    for (int e = 0; e < experts; ++e) p.weight.push_back(1000.0 / (1 + perm[e]));
+  }
+  return p;
+}
+
+TEST(Eplb, ImprovesBalanceOverBaselineUnderSkew) {
+  EplbProblem p = zipf_problem(4, 64, 80, 8, 2, 8, 7);
+  auto eplb = epbench::find_policy("eplb").compute(p);
+  EXPECT_EQ(eplb.policy_used, "hierarchical");
+  eplb.placement.validate();
+  EplbProblem base = p;
+  base.num_replicas = 64;
+  auto none = epbench::find_policy("none").compute(base);
+  for (int l = 0; l < 4; ++l) {
+    std::span<const double> w(p.weight.data() + l * 64, 64);
+    EXPECT_GT(epbench::balancedness(eplb.placement.gpu_loads(l, w)),
+              epbench::balancedness(none.placement.gpu_loads(l, w)) + 0.1);
+  }
+}
+
+TEST(Eplb, HierarchicalKeepsGroupsOnOneNode) {
+  EplbProblem p = zipf_problem(3, 32, 48, 4, 2, 4, 3);
+  auto r = epbench::rebalance_experts(p);
+  const int group_size = 8;
+  for (int l = 0; l < 3; ++l)
+    for (int s = 0; s < r.placement.num_slots(); ++s) {
+      int e = r.placement.phy2log(l, s);
+      int node = r.placement.node_of_gpu(r.placement.gpu_of_slot(s));
+      for (int32_t other : r.placement.replicas(l, e))
+        EXPECT_EQ(r.placement.node_of_gpu(r.placement.gpu_of_slot(other)), node);
+      (void)group_size;
+    }
+}
+
+TEST(Eplb, GlobalWhenGroupsDoNotDivideNodes) {
+  EplbProblem p = zipf_problem(2, 24, 36, 4, 3, 6, 5);
+  EXPECT_EQ(epbench::rebalance_experts(p).policy_used, "global");
+}
+
+TEST(Eplb, RejectsBadShapes) {
+  EplbProblem p = zipf_problem(1, 16, 24, 4, 2, 8, 1);
+  auto expect_error = [](EplbProblem q, const std::string& text) {
+    try {
+      epbench::rebalance_experts(q);
+      FAIL() << "expected an error containing " << text;
+    } catch (const epbench::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+    }
+  };
+  EplbProblem q = p;
+  q.num_groups = 3;
+  expect_error(q, "not divisible by 3 groups");
+  q = p;
+  q.num_replicas = 12;
+  expect_error(q, "fewer replicas");
+  q = p;
+  q.num_replicas = 20;
+  expect_error(q, "not a multiple of GPUs");
+  q = p;
+  q.num_nodes = 3;
+  expect_error(q, "not a multiple of nodes");
+  q = p;
+  q.weight[5] = -1;
+  expect_error(q, "negative");
+  q = p;
+  q.weight[5] = std::numeric_limits<double>::quiet_NaN();
+  expect_error(q, "NaN");
+}
+
+TEST(Policy, UnknownPolicyListsKnownOnes) {
+  try {
+    epbench::find_policy("magic");
+    FAIL();
+  } catch (const epbench::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("none, eplb"), std::string::npos);
+  }
+}
+
+}  // namespace
