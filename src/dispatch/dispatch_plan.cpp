@@ -1,0 +1,102 @@
+// Dispatch and regroup plans; see dispatch_plan.hpp.
+#include "dispatch/dispatch_plan.hpp"
+
+#include <stdexcept>
+
+#include "common/error.hpp"
+
+namespace epbench {
+
+ReplicaRule parse_replica_rule(const std::string& name) {
+  if (name == "round-robin") return ReplicaRule::kRoundRobin;
+  if (name == "same-node") return ReplicaRule::kSameNode;
+  throw InputError("unknown replica rule \"" + name + "\" (known: round-robin, same-node)");
+}
+
+std::string to_string(ReplicaRule rule) {
+  return rule == ReplicaRule::kRoundRobin ? "round-robin" : "same-node";
+}
+
+DispatchPlan build_dispatch_plan(const Placement& placement, int layer,
+                                 std::span<const int32_t> topk_ids, int top_k, int my_rank,
+                                 int64_t first_token_id, std::span<const int> node_of_rank,
+                                 ReplicaRule rule) {
+  DispatchPlan plan;
+  plan.num_ranks = placement.num_gpus();
+  plan.slots_per_rank = placement.slots_per_gpu();
+  plan.top_k = top_k;
+  const int64_t rows = static_cast<int64_t>(topk_ids.size());
+  const int spr = plan.slots_per_rank;
+  plan.dest_rank.resize(rows);
+  plan.dest_slot.resize(rows);
+  plan.send_rows.assign(plan.num_ranks, 0);
+  plan.send_slot_rows.assign(static_cast<size_t>(plan.num_ranks) * spr, 0);
+  const int my_node = node_of_rank[my_rank];
+
+  // Replicas on my node, per expert, computed once per plan (only for same-node).
+  std::vector<std::vector<int32_t>> local_replicas;
+  if (rule == ReplicaRule::kSameNode) {
+    local_replicas.resize(placement.num_experts());
+    for (int e = 0; e < placement.num_experts(); ++e)
+      for (int32_t slot : placement.replicas(layer, e))
+        if (node_of_rank[placement.gpu_of_slot(slot)] == my_node)
+          local_replicas[e].push_back(slot);
+  }
+
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t expert = topk_ids[r];
+    if (expert < 0 || expert >= placement.num_experts())
+      throw std::logic_error("build_dispatch_plan: expert id out of range");
+    const uint64_t token = static_cast<uint64_t>(first_token_id + r / top_k);
+    std::span<const int32_t> choices = placement.replicas(layer, expert);
+    if (rule == ReplicaRule::kSameNode && !local_replicas[expert].empty())
+      choices = local_replicas[expert];
+    const int32_t slot = choices[token % choices.size()];
+    const int32_t rank = placement.gpu_of_slot(slot);
+    plan.dest_rank[r] = rank;
+    plan.dest_slot[r] = slot - placement.first_slot_of_gpu(rank);
+    ++plan.send_rows[rank];
+    ++plan.send_slot_rows[static_cast<size_t>(rank) * spr + plan.dest_slot[r]];
+  }
+
+  // Counting sort by (dest rank, dest slot): stable, so a slot's rows keep token order.
+  std::vector<int64_t> cursor(plan.send_slot_rows.size());
+  int64_t offset = 0;
+  for (size_t i = 0; i < cursor.size(); ++i) {
+    cursor[i] = offset;
+    offset += plan.send_slot_rows[i];
+  }
+  plan.send_position.resize(rows);
+  plan.send_order.resize(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t pos = cursor[static_cast<size_t>(plan.dest_rank[r]) * spr + plan.dest_slot[r]]++;
+    plan.send_position[r] = pos;
+    plan.send_order[pos] = r;
+  }
+  return plan;
+}
+
+RegroupPlan build_regroup_plan(std::span<const int64_t> recv_slot_rows, int num_ranks,
+                               int slots_per_rank) {
+  RegroupPlan plan;
+  // Start of each (source, slot) block in the received buffer (source-major).
+  std::vector<int64_t> block_start(recv_slot_rows.size());
+  int64_t offset = 0;
+  for (size_t i = 0; i < recv_slot_rows.size(); ++i) {
+    block_start[i] = offset;
+    offset += recv_slot_rows[i];
+  }
+  plan.recv_position.reserve(offset);
+  plan.slot_offsets.assign(slots_per_rank + 1, 0);
+  for (int s = 0; s < slots_per_rank; ++s) {
+    for (int src = 0; src < num_ranks; ++src) {
+      const size_t b = static_cast<size_t>(src) * slots_per_rank + s;
+      for (int64_t i = 0; i < recv_slot_rows[b]; ++i)
+        plan.recv_position.push_back(block_start[b] + i);
+    }
+    plan.slot_offsets[s + 1] = static_cast<int64_t>(plan.recv_position.size());
+  }
+  return plan;
+}
+
+}  // namespace epbench

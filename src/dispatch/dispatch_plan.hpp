@@ -1,0 +1,59 @@
+// Dispatch plan of one rank for one layer: which physical replica (rank, local slot) each
+// (token, k) row goes to, per-destination counts, and the send order (rows grouped by
+// destination rank, then by destination slot). Pure host code, no communication.
+//
+// Replica choice rules (when an expert has several replicas):
+//   round-robin : replica index = global token id mod replica count, so consecutive tokens
+//                 spread over all replicas of the expert regardless of where they are.
+//   same-node   : as round-robin, but among the replicas on the source rank's node when there
+//                 are any (keeps traffic off the inter-node network), else among all.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "placement/placement.hpp"
+
+namespace epbench {
+
+enum class ReplicaRule { kRoundRobin, kSameNode };
+ReplicaRule parse_replica_rule(const std::string& name);  // InputError on unknown names
+std::string to_string(ReplicaRule rule);
+
+struct DispatchPlan {
+  int num_ranks = 0;
+  int slots_per_rank = 0;
+  int top_k = 0;
+  // Per row r = token * top_k + k:
+  std::vector<int32_t> dest_rank;
+  std::vector<int32_t> dest_slot;     // local slot index on dest_rank
+  std::vector<int64_t> send_position;  // row's position in the send buffer
+  // send_order[i] = row at send-buffer position i (inverse of send_position).
+  std::vector<int64_t> send_order;
+  std::vector<int64_t> send_rows;        // [num_ranks] rows to each rank
+  std::vector<int64_t> send_slot_rows;   // [num_ranks][slots_per_rank]
+
+  int64_t total_rows() const { return static_cast<int64_t>(dest_rank.size()); }
+};
+
+// node_of_rank: node index of every rank. topk_ids: [num_tokens][top_k] logical experts of
+// this rank's tokens; first_token_id: global id of token 0 (for the round-robin rule).
+DispatchPlan build_dispatch_plan(const Placement& placement, int layer,
+                                 std::span<const int32_t> topk_ids, int top_k, int my_rank,
+                                 int64_t first_token_id, std::span<const int> node_of_rank,
+                                 ReplicaRule rule);
+
+// Receiver side: given recv_slot_rows [num_ranks][slots_per_rank] (rows arriving from each
+// source, per local slot, in source-major then slot order), returns for every position of the
+// slot-major regrouped buffer the position in the received buffer, and the slot offsets
+// (slots_per_rank + 1 entries).
+struct RegroupPlan {
+  std::vector<int64_t> recv_position;  // regrouped index -> received-buffer index
+  std::vector<int64_t> slot_offsets;
+};
+RegroupPlan build_regroup_plan(std::span<const int64_t> recv_slot_rows, int num_ranks,
+                               int slots_per_rank);
+
+}  // namespace epbench
