@@ -1,0 +1,134 @@
+// RouterConfig validation, score-function parsing and skew-spec parsing: good specs round-trip,
+// bad ones raise InputError whose message names the spec.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "common/error.hpp"
+#include "gating/router.hpp"
+
+namespace epbench::gating {
+namespace {
+
+RouterConfig valid_config() {
+  RouterConfig c;
+  c.hidden = 64;
+  c.num_experts = 32;
+  c.top_k = 4;
+  c.n_group = 4;
+  c.topk_group = 2;
+  return c;
+}
+
+// Runs `fn`, expects InputError, returns its message.
+template <typename Fn>
+std::string input_error_message(Fn fn) {
+  try {
+    fn();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected InputError";
+  return "";
+}
+
+TEST(GatingConfig, ValidConfigPasses) { EXPECT_NO_THROW(valid_config().validate()); }
+
+TEST(GatingConfig, RejectsInconsistentShapes) {
+  struct Case {
+    const char* what;
+    void (*mutate)(RouterConfig&);
+    const char* expected_text;
+  };
+  const Case cases[] = {
+      {"hidden 0", [](RouterConfig& c) { c.hidden = 0; }, "hidden"},
+      {"no experts", [](RouterConfig& c) { c.num_experts = 0; }, "num_experts"},
+      {"top_k 0", [](RouterConfig& c) { c.top_k = 0; }, "top_k"},
+      {"top_k > experts", [](RouterConfig& c) { c.top_k = 33; }, "exceeds num_experts"},
+      {"topk_group > n_group", [](RouterConfig& c) { c.topk_group = 5; }, "exceeds n_group"},
+      {"experts % n_group", [](RouterConfig& c) { c.n_group = 5; c.topk_group = 1; },
+       "not divisible"},
+      {"top_k > kept experts", [](RouterConfig& c) { c.topk_group = 1; c.top_k = 9; },
+       "kept groups"},
+      {"n_group 0", [](RouterConfig& c) { c.n_group = 0; }, "n_group"},
+  };
+  for (const Case& k : cases) {
+    RouterConfig c = valid_config();
+    k.mutate(c);
+    const std::string msg = input_error_message([&] { c.validate(); });
+    EXPECT_NE(msg.find(k.expected_text), std::string::npos) << k.what << ": " << msg;
+  }
+}
+
+TEST(GatingConfig, ParsesScoreFunctions) {
+  EXPECT_EQ(parse_score_function("softmax"), ScoreFunction::kSoftmax);
+  EXPECT_EQ(parse_score_function("sigmoid"), ScoreFunction::kSigmoid);
+  const std::string msg = input_error_message([] { parse_score_function("relu"); });
+  EXPECT_NE(msg.find("relu"), std::string::npos);
+}
+
+TEST(GatingSkewSpec, ParsesAndRoundTrips) {
+  for (const char* text : {"uniform", "zipf:1.2", "hot:4:8", "group:0.8", "group:1.5:4"}) {
+    const SkewSpec spec = SkewSpec::parse(text);
+    EXPECT_EQ(spec.str(), text);
+    EXPECT_EQ(SkewSpec::parse(spec.str()), spec);
+  }
+  EXPECT_EQ(SkewSpec::parse("zipf:1.2").params, (std::vector<double>{1.2}));
+  EXPECT_EQ(SkewSpec::parse("hot:2:3.5").params, (std::vector<double>{2, 3.5}));
+}
+
+TEST(GatingSkewSpec, BadSpecsNameTheSpec) {
+  for (const char* text : {"pareto:1", "zipf:-1", "zipf:0", "zipf", "zipf:abc", "zipf:1:2",
+                           "hot:0:2", "hot:1.5:2", "hot:3:0.5", "hot:3", "uniform:1", "",
+                           "garbage!!", "zipf:nan", "group:1:0"}) {
+    const std::string msg = input_error_message([&] { SkewSpec::parse(text); });
+    EXPECT_NE(msg.find(std::string("\"") + text + "\""), std::string::npos)
+        << text << " -> " << msg;
+  }
+}
+
+TEST(GatingSkewSpec, ShapeDependentChecks) {
+  const SkewSpec hot = SkewSpec::parse("hot:40:2");
+  std::string msg = input_error_message([&] { hot.validate_for(32, 1); });
+  EXPECT_NE(msg.find("hot:40:2"), std::string::npos) << msg;
+  msg = input_error_message(
+      [&] { Router(valid_config(), hot, 0.0, 1, 0); });  // router construction checks it too
+  EXPECT_NE(msg.find("hot:40:2"), std::string::npos) << msg;
+  // group skew needs groups: from the router or explicit, dividing the experts.
+  msg = input_error_message([] { SkewSpec::parse("group:1").validate_for(32, 1); });
+  EXPECT_NE(msg.find("group:1"), std::string::npos) << msg;
+  msg = input_error_message([] { SkewSpec::parse("group:1:5").validate_for(32, 1); });
+  EXPECT_NE(msg.find("group:1:5"), std::string::npos) << msg;
+  EXPECT_NO_THROW(SkewSpec::parse("group:1:4").validate_for(32, 1));
+}
+
+TEST(GatingSkewSpec, RankPopularityShapes) {
+  const auto zipf = SkewSpec::parse("zipf:1").rank_popularity(4, 1);
+  const double h = 1 + 1 / 2.0 + 1 / 3.0 + 1 / 4.0;
+  EXPECT_NEAR(zipf[0], 1 / h, 1e-12);
+  EXPECT_NEAR(zipf[3], 0.25 / h, 1e-12);
+  const auto hot = SkewSpec::parse("hot:2:4").rank_popularity(6, 1);  // 4,4,1,1,1,1 / 12
+  EXPECT_NEAR(hot[1], 4 / 12.0, 1e-12);
+  EXPECT_NEAR(hot[2], 1 / 12.0, 1e-12);
+  const auto group = SkewSpec::parse("group:1").rank_popularity(8, 4);  // groups 1, 1/2, 1/3, 1/4
+  EXPECT_DOUBLE_EQ(group[0], group[1]);
+  EXPECT_NEAR(group[0] / group[2], 2.0, 1e-12);
+  EXPECT_NEAR(group[0] / group[7], 4.0, 1e-12);
+  for (const auto& p : {zipf, hot, group})
+    EXPECT_NEAR(std::accumulate(p.begin(), p.end(), 0.0), 1.0, 1e-12);
+}
+
+TEST(GatingRouter, RejectsBadDriftAndLayer) {
+  const SkewSpec uniform = SkewSpec::parse("uniform");
+  EXPECT_THROW(Router(valid_config(), uniform, -1.0, 1, 0), InputError);
+  EXPECT_THROW(Router(valid_config(), uniform, NAN, 1, 0), InputError);
+  EXPECT_THROW(Router(valid_config(), uniform, 0.0, 1, -1), InputError);
+  RouterConfig bad = valid_config();
+  bad.top_k = 100;
+  EXPECT_THROW(Router(bad, uniform, 0.0, 1, 0), InputError);
+}
+
+}  // namespace
+}  // namespace epbench::gating
