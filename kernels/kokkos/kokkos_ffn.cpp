@@ -32,7 +32,7 @@ using HostBf16Const =
 
 // Whether kernels of ExecSpace may read and write host memory directly (Serial, OpenMP, ...).
 constexpr bool kExecReadsHost =
-    Kokkos::Impl::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible;
+    Kokkos::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible;
 
 // bf16 <-> fp32 inside kernels (bf16.hpp's inline functions are host-only).
 KOKKOS_INLINE_FUNCTION float bf16_bits_to_float(uint16_t v) {
