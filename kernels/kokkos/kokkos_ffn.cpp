@@ -18,7 +18,7 @@
 #include <vector>
 
 namespace epbench::kernels::kokkos {
-namespace {
+namespace detail {
 
 using ExecSpace = Kokkos::DefaultExecutionSpace;
 using MemSpace = ExecSpace::memory_space;
@@ -58,6 +58,40 @@ KOKKOS_INLINE_FUNCTION float device_exp(float v) {
 #endif
 }
 
+// The kernels. Free functions in a named namespace: CUDA's extended lambdas may not live in
+// private members or unnamed classes.
+template <class Bf16View>
+void convert_in(const Bf16View& src, float* dst) {
+  Kokkos::parallel_for(
+      "epbench::bf16_to_fp32", Kokkos::RangePolicy<ExecSpace>(0, src.extent(0)),
+      KOKKOS_LAMBDA(const size_t i) { dst[i] = bf16_bits_to_float(src(i)); });
+}
+
+template <class Bf16View>
+void convert_out(const float* src, const Bf16View& dst) {
+  Kokkos::parallel_for(
+      "epbench::fp32_to_bf16", Kokkos::RangePolicy<ExecSpace>(0, dst.extent(0)),
+      KOKKOS_LAMBDA(const size_t i) { dst(i) = float_to_bf16_bits(src[i]); });
+}
+
+// h[t][f] = silu(g[t][f]) * g[t][F + f]  for g = [n][2F] (W1 x | W3 x), h = [n][F].
+void swiglu(const MatrixU& g, const MatrixU& h) {
+  const int64_t n = static_cast<int64_t>(h.extent(0)), F = static_cast<int64_t>(h.extent(1));
+  Kokkos::parallel_for(
+      "epbench::swiglu",
+      Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>, Kokkos::IndexType<int64_t>>({0, 0}, {n, F}),
+      KOKKOS_LAMBDA(const int64_t t, const int64_t f) {
+        const float a = g(t, f);
+        h(t, f) = a / (1.0f + device_exp(-a)) * g(t, F + f);
+      });
+}
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
+
 void check_index(const char* what, int value, int bound) {
   if (value < 0 || value >= bound)
     throw std::out_of_range(std::string("kokkos GroupedFfn: ") + what + " " +
@@ -93,8 +127,8 @@ class KokkosGroupedFfn final : public GroupedFfn {
     const size_t n = shape_.weight_elems();
     const size_t n13 = 2 * static_cast<size_t>(shape_.hidden) * shape_.ffn;
     Bf16Buf staged = stage_in(HostBf16Const(weights, n), "weights", weight_stage_);
-    convert_in(Kokkos::subview(staged, std::make_pair(size_t{0}, n13)), w.w13.data());
-    convert_in(Kokkos::subview(staged, std::make_pair(n13, n)), w.w2.data());
+    detail::convert_in(Kokkos::subview(staged, std::make_pair(size_t{0}, n13)), w.w13.data());
+    detail::convert_in(Kokkos::subview(staged, std::make_pair(n13, n)), w.w2.data());
     Kokkos::fence();
   }
 
@@ -104,8 +138,8 @@ class KokkosGroupedFfn final : public GroupedFfn {
     const size_t n = shape_.weight_elems();
     const size_t n13 = 2 * static_cast<size_t>(shape_.hidden) * shape_.ffn;
     Bf16Buf buf("get_slot_weights", n);
-    convert_out(w.w13.data(), Kokkos::subview(buf, std::make_pair(size_t{0}, n13)));
-    convert_out(w.w2.data(), Kokkos::subview(buf, std::make_pair(n13, n)));
+    detail::convert_out(w.w13.data(), Kokkos::subview(buf, std::make_pair(size_t{0}, n13)));
+    detail::convert_out(w.w2.data(), Kokkos::subview(buf, std::make_pair(n13, n)));
     Kokkos::deep_copy(HostBf16(out, n), buf);  // fences
   }
 
@@ -137,7 +171,7 @@ class KokkosGroupedFfn final : public GroupedFfn {
     grow(h_, static_cast<size_t>(max_tokens) * F, "h");
 
     Bf16Buf x_in = stage_in(HostBf16Const(x + first * H, elems), "x_bf16", io_stage_);
-    convert_in(x_in, x_.data());
+    detail::convert_in(x_in, x_.data());
 
     for (int s = 0; s < num_slots_; ++s) {
       const int64_t n = slot_offsets[s + 1] - slot_offsets[s];
@@ -147,23 +181,17 @@ class KokkosGroupedFfn final : public GroupedFfn {
       MatrixU xs(x_.data() + row0, n, H), ys(y_.data() + row0, n, H);
       MatrixU g(g_.data(), n, 2 * F), h(h_.data(), n, F);
       KokkosBlas::gemm("N", "T", 1.0f, xs, w.w13, 0.0f, g);
-      Kokkos::parallel_for(
-          "epbench::swiglu", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>, Kokkos::IndexType<int64_t>>(
-              {int64_t{0}, int64_t{0}}, {n, int64_t{F}}),
-          KOKKOS_LAMBDA(const int64_t t, const int64_t f) {
-            const float a = g(t, f);
-            h(t, f) = a / (1.0f + device_exp(-a)) * g(t, F + f);
-          });
+      detail::swiglu(g, h);
       KokkosBlas::gemm("N", "T", 1.0f, h, w.w2, 0.0f, ys);
     }
 
     if constexpr (kExecReadsHost) {
-      convert_out(y_.data(), HostBf16(y + first * H, elems));
+      detail::convert_out(y_.data(), HostBf16(y + first * H, elems));
       ExecSpace().fence();
     } else {
       grow(io_stage_, elems, "y_bf16");
       auto y_out = Kokkos::subview(io_stage_, std::make_pair(size_t{0}, elems));
-      convert_out(y_.data(), y_out);
+      detail::convert_out(y_.data(), y_out);
       Kokkos::deep_copy(HostBf16(y + first * H, elems), y_out);
     }
   }
@@ -204,19 +232,6 @@ class KokkosGroupedFfn final : public GroupedFfn {
       Kokkos::deep_copy(dst, host);
       return dst;
     }
-  }
-
-  template <class Bf16View>
-  static void convert_in(const Bf16View& src, float* dst) {
-    Kokkos::parallel_for(
-        "epbench::bf16_to_fp32", Kokkos::RangePolicy<ExecSpace>(0, src.extent(0)),
-        KOKKOS_LAMBDA(const size_t i) { dst[i] = bf16_bits_to_float(src(i)); });
-  }
-  template <class Bf16View>
-  static void convert_out(const float* src, const Bf16View& dst) {
-    Kokkos::parallel_for(
-        "epbench::fp32_to_bf16", Kokkos::RangePolicy<ExecSpace>(0, dst.extent(0)),
-        KOKKOS_LAMBDA(const size_t i) { dst(i) = float_to_bf16_bits(src[i]); });
   }
 
   FfnShape shape_;
