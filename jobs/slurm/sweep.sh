@@ -65,7 +65,7 @@ epbench_scaling_sweep() {
         continue
       fi
       epbench_log "run $tag: $ranks ranks, $tpr tokens per rank"
-      if epbench_launch_run "$nodes" "$epbench_ppn" --tokens-per-rank "$tpr" --name "$tag" \
+      if epbench_launch_run "$nodes" "$epbench_ppn" --tokens-per-rank "$tpr" --label "$tag" \
           --output "$outdir/$tag-job$SLURM_JOB_ID.json" "$@"; then
         ran=$((ran + 1))
       else
