@@ -20,10 +20,10 @@ void router_logits(const RouterShape& shape, const bf16_t* x, const bf16_t* gate
   if (shape.num_tokens == 0) return;
   CHECK_CUBLAS(cublasSetStream(as_handle(cublas), static_cast<cudaStream_t>(stream)));
   const float alpha = 1.0f, beta = 0.0f;
-  // logitsᵀ [E x T] = gate_weight (col-major H x E)ᵀ · xᵀ (col-major H x T).
-  CHECK_CUBLAS(cublasGemmEx(as_handle(cublas), CUBLAS_OP_T, CUBLAS_OP_N, shape.num_experts,
+  // logitsᵀ [E x T] = gate_weight (col-major E x H) · xᵀ (col-major H x T).
+  CHECK_CUBLAS(cublasGemmEx(as_handle(cublas), CUBLAS_OP_N, CUBLAS_OP_N, shape.num_experts,
                             shape.num_tokens, shape.hidden, &alpha, gate_weight, CUDA_R_16BF,
-                            shape.hidden, x, CUDA_R_16BF, shape.hidden, &beta, logits, CUDA_R_32F,
+                            shape.num_experts, x, CUDA_R_16BF, shape.hidden, &beta, logits, CUDA_R_32F,
                             shape.num_experts, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 

@@ -13,14 +13,14 @@
 namespace epbench::kernels::cuda {
 
 // ---- Router -------------------------------------------------------------------------------------
-// Same semantics as the CPU router (src/gating/router.hpp), written with plain fields because
-// kernels do not depend on the core library:
+// Same semantics as the CPU router (src/gating/router.hpp, topk.hpp), written with plain
+// fields because kernels do not depend on the core library:
+//   logits  = x · Wr + bias[e]                      (bias may be null: 0)
 //   scores  = softmax(logits) over experts  |  sigmoid(logits)
-//   choice  = scores + bias[e]                      (bias may be null: 0)
-//   group score = max(choice in group)  (softmax)   |  sum of the top-2 choices in group (sigmoid)
-//   keep the topk_group best groups; top_k experts by `choice` among the kept groups
-//   weight[k] = scores[expert_k] (no bias); divided by their sum when normalize_topk.
-// Ties break towards the lower index (expert or group), as std::stable_sort would.
+//   group score = max of the group's scores (softmax)  |  sum of its top-2 scores (sigmoid)
+//   keep the topk_group best groups; the top_k experts by score among the kept groups
+//   weight[k] = scores[expert_k], divided by their sum when normalize_topk.
+// Ties break towards the lower index (group or expert), as on the CPU.
 enum class RouterScore { kSoftmax = 0, kSigmoid = 1 };
 
 struct RouterShape {
@@ -39,15 +39,14 @@ inline constexpr int kMaxRouterTopK = 32;
 // Throws std::invalid_argument naming the field when the shape is outside what the kernels do.
 void validate_router_shape(const RouterShape& shape);
 
-// logits[t][e] = sum_h x[t][h] * gate_weight[e][h] (fp32 out, fp32 accumulate), via cuBLAS.
-// x: [num_tokens][hidden] bf16; gate_weight: [num_experts][hidden] bf16 (torch Linear layout).
+// logits[t][e] = sum_h x[t][h] * gate_weight[h][e] (fp32 out, fp32 accumulate), via cuBLAS.
+// x: [num_tokens][hidden] bf16; gate_weight: [hidden][num_experts] bf16 (the CPU router's Wr).
 // `cublas` is a cublasHandle_t (see CublasHandle in cuda_device.hpp); its stream is set to `stream`.
 void router_logits(const RouterShape& shape, const bf16_t* x, const bf16_t* gate_weight,
                    float* logits, void* cublas, void* stream);
 
-// From logits [num_tokens][num_experts] (+ optional bias [num_experts]) to
-// topk_ids [num_tokens][top_k] and topk_weights [num_tokens][top_k], slots ordered by
-// descending choice score.
+// From logits [num_tokens][num_experts] (+ optional logit bias [num_experts]) to
+// topk_ids [num_tokens][top_k] and topk_weights [num_tokens][top_k], ordered by descending score.
 void router_topk(const RouterShape& shape, const float* logits, const float* bias,
                  int32_t* topk_ids, float* topk_weights, void* stream);
 

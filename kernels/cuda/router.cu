@@ -1,4 +1,5 @@
 // Router kernels: scores (softmax | sigmoid), group-limited top-k and normalized weights.
+// Semantics match src/gating/topk.cpp (the CPU router) up to float rounding of exp and sums.
 // One warp per token; the token's scores and choice values live in shared memory. The logits
 // GEMM is in cuda_blas.cpp (cuBLAS). Semantics: cuda_kernels.hpp, matching src/gating/router.hpp.
 #include <cuda_runtime.h>
@@ -54,23 +55,26 @@ __global__ void router_topk_kernel(RouterShape shape, const float* __restrict__ 
   float* choice = scores + num_experts;
   const float* row = logits + static_cast<size_t>(token) * num_experts;
 
-  // Scores.
+  // Scores (the bias is a logit bias, added before the score function).
+  for (int e = lane; e < num_experts; e += 32) scores[e] = row[e] + (bias ? bias[e] : 0.0f);
+  __syncwarp();
   if (shape.score == RouterScore::kSoftmax) {
     float local_max = -INFINITY;
-    for (int e = lane; e < num_experts; e += 32) local_max = fmaxf(local_max, row[e]);
+    for (int e = lane; e < num_experts; e += 32) local_max = fmaxf(local_max, scores[e]);
     const float row_max = warp_max(local_max);
     float local_sum = 0.0f;
     for (int e = lane; e < num_experts; e += 32) {
-      const float value = expf(row[e] - row_max);
+      const float value = expf(scores[e] - row_max);
       scores[e] = value;
       local_sum += value;
     }
     const float inv_sum = 1.0f / warp_sum(local_sum);
     for (int e = lane; e < num_experts; e += 32) scores[e] *= inv_sum;
   } else {
-    for (int e = lane; e < num_experts; e += 32) scores[e] = 1.0f / (1.0f + expf(-row[e]));
+    for (int e = lane; e < num_experts; e += 32) scores[e] = 1.0f / (1.0f + expf(-scores[e]));
   }
-  for (int e = lane; e < num_experts; e += 32) choice[e] = scores[e] + (bias ? bias[e] : 0.0f);
+  // `choice` is the selection copy: experts already picked are marked NaN there.
+  for (int e = lane; e < num_experts; e += 32) choice[e] = scores[e];
   __syncwarp();
 
   // Group scores: lane g owns group g (n_group <= 32).
@@ -111,7 +115,7 @@ __global__ void router_topk_kernel(RouterShape shape, const float* __restrict__ 
     }
   }
 
-  // Top-k experts by choice within the kept groups; taken experts are marked NaN in `choice`.
+  // Top-k experts by score within the kept groups; taken experts are marked NaN in `choice`.
   float weight_sum = 0.0f;
   float my_weight = 0.0f;  // lane j keeps slot j's weight
   int my_expert = -1;
