@@ -1,0 +1,254 @@
+// `epbench run`; see run_command.hpp. Flow: flags -> scenario (preset, file, flags) -> MPI ->
+// agreed validation -> one run per policy -> rank 0 prints the tables and writes the results.
+#include "app/run_command.hpp"
+
+#include <cblas.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "backend.hpp"
+#include "comm/mpi_comm.hpp"
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "suite/context.hpp"
+#include "suite/policy_run.hpp"
+#include "suite/report.hpp"
+#include "suite/scenario.hpp"
+#include "suite/token_source.hpp"
+
+namespace epbench {
+namespace {
+
+struct RunOptions {
+  std::string preset = "small", scenario_file, output, output_dir = "results/local";
+  int ranks_per_node = 0, device = -1;
+  std::vector<std::string> argv;
+  Scenario flags;  // values of the override flags
+  std::vector<std::pair<CLI::Option*, std::function<void(Scenario&)>>> overrides;
+};
+
+template <typename T>
+CLI::Option* add_override(CLI::App* cmd, RunOptions& opt, const std::string& name,
+                          T Scenario::*field, const std::string& help) {
+  CLI::Option* o = cmd->add_option(name, opt.flags.*field, help);
+  opt.overrides.push_back({o, [&opt, field](Scenario& s) { s.*field = opt.flags.*field; }});
+  return o;
+}
+
+template <typename T>
+void add_model_override(CLI::App* cmd, RunOptions& opt, const std::string& name,
+                        T ModelShape::*field, const std::string& help) {
+  CLI::Option* o = cmd->add_option(name, opt.flags.model.*field, help);
+  opt.overrides.push_back(
+      {o, [&opt, field](Scenario& s) { s.model.*field = opt.flags.model.*field; }});
+}
+
+Scenario build_scenario(const RunOptions& opt) {
+  Scenario s = preset(opt.preset);
+  if (!opt.scenario_file.empty()) {
+    const std::string text = read_text_file(opt.scenario_file);
+    nlohmann::json doc;
+    try {
+      doc = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw InputError(opt.scenario_file + ": malformed JSON: " + e.what());
+    }
+    apply_scenario_json(doc, opt.scenario_file, s);
+  }
+  for (const auto& [option, apply] : opt.overrides)
+    if (option->count() > 0) apply(s);
+  s.validate();
+  return s;
+}
+
+// Memory the expert weights and buffers of one rank need, against what its node has.
+void check_memory(const Scenario& s, const comm::Topology& topo) {
+  const double slots = double(s.model.num_experts + s.redundant_experts_for(topo.num_ranks)) /
+                       topo.num_ranks + 1;
+  const double weights = double(s.num_layers) * slots * 3.0 * s.model.hidden * s.model.ffn;
+  const double bytes = weights * (4 + 2 + 2) +  // fp32 weights, bf16 snapshot and transfer
+                       12.0 * s.tokens_per_rank * s.model.top_k * s.model.hidden * 2;
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  while (in >> key) {
+    if (key == "MemAvailable:") {
+      in >> kib;
+      break;
+    }
+    in.ignore(1 << 12, '\n');
+  }
+  if (kib <= 0 || s.backend != "kokkos") return;
+  const double per_rank = kib * 1024.0 / topo.ranks_per_node;
+  require_input(bytes <= 0.9 * per_rank,
+                "scenario needs about " + std::to_string(int(bytes / (1 << 20))) +
+                    " MiB per rank but each of the " + std::to_string(topo.ranks_per_node) +
+                    " ranks on this node has about " + std::to_string(int(per_rank / (1 << 20))) +
+                    " MiB available: use fewer --layers, fewer tokens or more ranks");
+}
+
+std::filesystem::path results_path(const RunOptions& opt, const Scenario& s, int num_ranks) {
+  if (!opt.output.empty()) return opt.output;
+  const char* job = std::getenv("SLURM_JOB_ID");
+  const std::string id = job ? std::string(job) : std::to_string(::getpid());
+  return std::filesystem::path(opt.output_dir) /
+         ("epbench-" + s.name + "-np" + std::to_string(num_ranks) + "-" +
+          utc_timestamp("%Y%m%dT%H%M%SZ") + "-" + id + ".json");
+}
+
+// Runs `check` on every rank and agrees; on failure rank 0 prints and every rank exits 2.
+template <typename Check>
+void agreed(Check&& check) {
+  std::string message;
+  bool ok = true;
+  try {
+    check();
+  } catch (const InputError& e) {
+    ok = false;
+    message = e.what();
+  } catch (const std::invalid_argument& e) {
+    ok = false;
+    message = e.what();
+  }
+  std::string first;
+  if (!comm::all_ok(ok, message, &first)) {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) std::cerr << "epbench: error: " << first << std::endl;
+    throw ExitRequest{kExitInputError};
+  }
+}
+
+void run_suite(RunOptions& opt);
+
+void run(RunOptions& opt) {
+  comm::MpiSession mpi(nullptr, nullptr);
+  try {
+    run_suite(opt);
+  } catch (const ExitRequest&) {
+    throw;
+  } catch (const std::exception& e) {
+    // A failure after validation may leave other ranks inside a collective: abort them all.
+    int rank = 0, size = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    std::cerr << "epbench: failure on rank " << rank << ": " << e.what() << std::endl;
+    if (size > 1) MPI_Abort(MPI_COMM_WORLD, kExitFailure);
+    throw ExitRequest{kExitFailure};
+  }
+}
+
+void run_suite(RunOptions& opt) {
+  Scenario s;
+  comm::Topology topo;
+  std::unique_ptr<TokenSource> source;
+  std::filesystem::path path;
+  agreed([&] { s = build_scenario(opt); });
+  agreed([&] {
+    const std::string err = comm::detect_topology(opt.ranks_per_node, &topo);
+    require_input(err.empty(), err);
+  });
+  agreed([&] {
+    s.validate_for(topo.num_ranks);
+    const auto backends = kernels::available_backends();
+    require_input(std::find(backends.begin(), backends.end(), s.backend) != backends.end(),
+                  "backend \"" + s.backend + "\" is not built in this epbench");
+    require_input(s.comm == "mpi", "--comm nccl is not available in this build of the suite");
+    check_memory(s, topo);
+    source = std::make_unique<TokenSource>(s, topo.num_ranks);
+    if (topo.rank == 0) {
+      path = results_path(opt, s, topo.num_ranks);
+      require_input(!std::filesystem::exists(path),
+                    "results file " + path.string() + " exists: never overwritten");
+    }
+  });
+  if (!std::getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(1);
+  kernels::RuntimeScope runtime;
+  const int device = opt.device >= 0 ? opt.device : topo.local_rank;
+
+  nlohmann::json doc = {{"schema", "epbench.results"}, {"schema_version", 1}};
+  if (topo.rank == 0) doc["runs"] = nlohmann::json::array();
+  for (const std::string& policy : s.policies) {
+    nlohmann::json run = run_policy(s, topo, *source, policy, device);
+    if (topo.rank == 0) doc["runs"].push_back(std::move(run));
+  }
+  nlohmann::json context =
+      make_context(opt.argv, {EPBENCH_VERSION, EPBENCH_GIT_HASH}, topo, s.backend, s.comm);
+  if (topo.rank != 0) return;
+  doc["context"] = std::move(context);
+  doc["scenario"] = s.to_json();
+  if (!s.label.empty()) doc["label"] = s.label;
+  print_run_report(doc, std::cout);
+  write_file_atomic(path, doc.dump(1) + "\n", /*overwrite=*/false);
+  std::cout << "# results: " << path.string() << std::endl;
+  int64_t wrong = 0;
+  for (const auto& r : doc["runs"]) {
+    const auto& v = r["summary"]["verify"];
+    wrong += v["wrong"].get<int64_t>() + v["migrated_experts_wrong"].get<int64_t>() +
+             (v["tokens_conserved"].get<bool>() ? 0 : 1);
+  }
+  if (wrong > 0) {
+    std::cerr << "epbench: failure: verification found " << wrong << " wrong results\n";
+    throw ExitRequest{kExitFailure};
+  }
+}
+
+}  // namespace
+
+int launcher_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* v = std::getenv(var)) return std::atoi(v);
+  return 0;
+}
+
+void add_run_command(CLI::App& app, std::vector<std::string> argv) {
+  auto opt = std::make_shared<RunOptions>();
+  opt->argv = std::move(argv);
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run the MoE expert-parallel suite under mpirun/srun (gate, dispatch, FFN, combine)");
+  RunOptions& o = *opt;
+  std::string presets;
+  for (const auto& n : preset_names()) presets += (presets.empty() ? "" : ", ") + n;
+  cmd->add_option("--preset", o.preset, "Model/scenario preset: " + presets)->capture_default_str();
+  cmd->add_option("--scenario", o.scenario_file, "Scenario JSON (fields of results' \"scenario\")");
+  add_model_override(cmd, o, "--hidden", &ModelShape::hidden, "Hidden size");
+  add_model_override(cmd, o, "--ffn", &ModelShape::ffn, "Expert FFN (intermediate) size");
+  add_model_override(cmd, o, "--experts", &ModelShape::num_experts, "Routed experts");
+  add_model_override(cmd, o, "--top-k", &ModelShape::top_k, "Experts per token");
+  add_model_override(cmd, o, "--groups", &ModelShape::n_group, "Expert groups (n_group)");
+  add_model_override(cmd, o, "--topk-groups", &ModelShape::topk_group, "Groups kept per token");
+  add_model_override(cmd, o, "--score", &ModelShape::score, "Router score: softmax|sigmoid");
+  add_override(cmd, o, "--tokens-per-rank", &Scenario::tokens_per_rank, "Tokens per rank per step");
+  add_override(cmd, o, "--layers", &Scenario::num_layers, "MoE layers");
+  add_override(cmd, o, "--warmup", &Scenario::warmup_steps, "Warm-up steps (load statistics)");
+  add_override(cmd, o, "--steps", &Scenario::measured_steps, "Measured steps");
+  add_override(cmd, o, "--skew", &Scenario::skew, "uniform | zipf:S | hot:K:X | group:S");
+  add_override(cmd, o, "--drift", &Scenario::drift, "Popularity drift (experts per step)");
+  add_override(cmd, o, "--trace", &Scenario::trace, "Replay recorded per-expert counts (CSV)");
+  add_override(cmd, o, "--seed", &Scenario::seed, "Seed of weights, tokens and router");
+  add_override(cmd, o, "--policies", &Scenario::policies, "Placement policies, e.g. none,eplb")
+      ->delimiter(',');
+  add_override(cmd, o, "--redundant-experts", &Scenario::num_redundant_experts,
+               "Extra replica slots in total (default: one per rank)");
+  add_override(cmd, o, "--replica-rule", &Scenario::replica_rule, "round-robin | same-node");
+  add_override(cmd, o, "--window", &Scenario::window_steps, "Load-statistics window in steps");
+  add_override(cmd, o, "--rebalance-every", &Scenario::rebalance_every,
+               "Rebalance every N measured steps (0: once after warm-up)");
+  add_override(cmd, o, "--verify", &Scenario::verify, "all | sample:N tokens per rank per layer");
+  add_override(cmd, o, "--backend", &Scenario::backend, "Expert FFN backend: kokkos | cuda");
+  add_override(cmd, o, "--comm", &Scenario::comm, "Communication: mpi | nccl");
+  add_override(cmd, o, "--label", &Scenario::label, "Free-text label stored in the results");
+  cmd->add_option("--ranks-per-node", o.ranks_per_node,
+                  "Emulate nodes of this many ranks (default: SLURM_NODEID, else host names)");
+  cmd->add_option("--device", o.device, "GPU ordinal (default: local rank)");
+  cmd->add_option("--output-dir", o.output_dir, "Folder for the results file")->capture_default_str();
+  cmd->add_option("--output", o.output, "Exact results file path (never overwritten)");
+  cmd->callback([opt] { run(*opt); });
+}
+
+}  // namespace epbench

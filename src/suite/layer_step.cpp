@@ -1,0 +1,125 @@
+// One MoE layer step; see layer_step.hpp. Phase boundaries are MPI_Wtime stamps on this rank;
+// the caller reduces them across ranks.
+#include "suite/layer_step.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace epbench {
+
+using kernels::bf16_t;
+
+LayerStepper::LayerStepper(const comm::Topology& topology, int hidden, ReplicaRule rule)
+    : topo_(topology), hidden_(hidden), rule_(rule) {
+  CHECK_MPI(MPI_Type_contiguous(hidden * static_cast<int>(sizeof(bf16_t)), MPI_BYTE, &row_type_));
+  CHECK_MPI(MPI_Type_commit(&row_type_));
+}
+
+LayerStepper::~LayerStepper() { MPI_Type_free(&row_type_); }
+
+namespace {
+
+// Offsets of a counts vector as MPI ints (counts are rows; a layer step stays far below 2^31).
+void to_counts(std::span<const int64_t> rows, std::vector<int>& counts, std::vector<int>& displs) {
+  counts.resize(rows.size());
+  displs.resize(rows.size());
+  int64_t offset = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] > INT32_MAX || offset > INT32_MAX)
+      throw std::runtime_error("layer step: more than 2^31 rows per rank");
+    counts[i] = static_cast<int>(rows[i]);
+    displs[i] = static_cast<int>(offset);
+    offset += rows[i];
+  }
+}
+
+}  // namespace
+
+void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, LayerStepOutput& out) {
+  const Placement& placement = *in.placement;
+  const int H = hidden_;
+  const int R = topo_.num_ranks;
+  const int spr = placement.slots_per_gpu();
+  const int64_t T = static_cast<int64_t>(in.hidden.size()) / H;
+  const size_t row_elems = static_cast<size_t>(H);
+
+  // Phases are separated by barriers outside the timed regions, so a phase's time is its own
+  // work and communication, not waiting for a slower rank to finish the previous phase.
+  auto phase_start = [] {
+    CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
+    return MPI_Wtime();
+  };
+
+  // ---- layout -------------------------------------------------------------------------------
+  double t0 = phase_start();
+  DispatchPlan plan = build_dispatch_plan(placement, in.layer, in.topk_ids, in.top_k, topo_.rank,
+                                          in.first_token_id, topo_.node_of_rank, rule_);
+  const int64_t rows = plan.total_rows();
+  send_.resize(rows * row_elems);
+  for (int64_t pos = 0; pos < rows; ++pos) {
+    const int64_t token = plan.send_order[pos] / in.top_k;
+    const float* src = in.hidden.data() + token * H;
+    bf16_t* dst = send_.data() + pos * row_elems;
+    for (int h = 0; h < H; ++h) dst[h] = kernels::float_to_bf16(src[h]);
+  }
+  recv_slot_rows_.assign(static_cast<size_t>(R) * spr, 0);
+  CHECK_MPI(MPI_Alltoall(plan.send_slot_rows.data(), spr, MPI_INT64_T, recv_slot_rows_.data(), spr,
+                         MPI_INT64_T, MPI_COMM_WORLD));
+  std::vector<int64_t> recv_rows(R, 0);
+  for (int src = 0; src < R; ++src)
+    for (int s = 0; s < spr; ++s) recv_rows[src] += recv_slot_rows_[size_t(src) * spr + s];
+  to_counts(plan.send_rows, send_counts_, send_displs_);
+  to_counts(recv_rows, recv_counts_, recv_displs_);
+  const int64_t total_recv = recv_displs_.back() + recv_counts_.back();
+  recv_.resize(total_recv * row_elems);
+  const double layout = MPI_Wtime() - t0;
+
+  // ---- dispatch -----------------------------------------------------------------------------
+  double t1 = phase_start();
+  CHECK_MPI(MPI_Alltoallv(send_.data(), send_counts_.data(), send_displs_.data(), row_type_,
+                          recv_.data(), recv_counts_.data(), recv_displs_.data(), row_type_,
+                          MPI_COMM_WORLD));
+  const double dispatch = MPI_Wtime() - t1;
+
+  // ---- expert FFN: regroup by local slot, grouped SwiGLU, ungroup -----------------------------
+  double t2 = phase_start();
+  RegroupPlan regroup = build_regroup_plan(recv_slot_rows_, R, spr);
+  x_slot_.resize(total_recv * row_elems);
+  y_slot_.resize(total_recv * row_elems);
+  back_.resize(total_recv * row_elems);
+  for (int64_t i = 0; i < total_recv; ++i)
+    std::memcpy(x_slot_.data() + i * row_elems, recv_.data() + regroup.recv_position[i] * row_elems,
+                row_elems * sizeof(bf16_t));
+  ffn.forward(in.layer, x_slot_.data(), regroup.slot_offsets, y_slot_.data());
+  for (int64_t i = 0; i < total_recv; ++i)
+    std::memcpy(back_.data() + regroup.recv_position[i] * row_elems, y_slot_.data() + i * row_elems,
+                row_elems * sizeof(bf16_t));
+  const double ffn_seconds = MPI_Wtime() - t2;
+
+  // ---- combine: return the rows, weighted sum at home -----------------------------------------
+  double t3 = phase_start();
+  ret_.resize(rows * row_elems);
+  CHECK_MPI(MPI_Alltoallv(back_.data(), recv_counts_.data(), recv_displs_.data(), row_type_,
+                          ret_.data(), send_counts_.data(), send_displs_.data(), row_type_,
+                          MPI_COMM_WORLD));
+  out.combined.assign(static_cast<size_t>(T) * H, 0.0f);
+  for (int64_t t = 0; t < T; ++t) {
+    float* acc = out.combined.data() + t * H;
+    for (int k = 0; k < in.top_k; ++k) {
+      const int64_t row = t * in.top_k + k;
+      const float w = in.topk_weights[row];
+      const bf16_t* y = ret_.data() + plan.send_position[row] * row_elems;
+      for (int h = 0; h < H; ++h) acc[h] += w * kernels::bf16_to_float(y[h]);
+    }
+  }
+  out.seconds.layout = layout;
+  out.seconds.dispatch = dispatch;
+  out.seconds.ffn = ffn_seconds;
+  out.seconds.combine = MPI_Wtime() - t3;
+  out.rows_sent = rows;
+  out.rows_received = total_recv;
+  out.send_rows = plan.send_rows;
+}
+
+}  // namespace epbench

@@ -1,0 +1,58 @@
+// One MoE layer step on one rank: layout (replica choice, per-destination counts, send-buffer
+// packing, count exchange), dispatch (token hidden states as bf16 by MPI_Alltoallv), expert
+// FFN (regroup received rows by local slot, grouped SwiGLU, ungroup), combine (reverse
+// MPI_Alltoallv, weighted sum at the token's home rank). Buffers are reused across steps.
+// Untimed barriers separate the phases (see layer_step.cpp).
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "comm/mpi_comm.hpp"
+#include "dispatch/dispatch_plan.hpp"
+#include "expert_ffn.hpp"
+
+namespace epbench {
+
+struct PhaseSeconds {
+  double gate = 0, layout = 0, dispatch = 0, ffn = 0, combine = 0;
+  double total() const { return gate + layout + dispatch + ffn + combine; }
+};
+
+struct LayerStepInput {
+  const Placement* placement = nullptr;
+  int layer = 0;
+  std::span<const float> hidden;          // [T][H], bf16-representable
+  std::span<const int32_t> topk_ids;      // [T][k]
+  std::span<const float> topk_weights;    // [T][k]
+  int top_k = 0;
+  int64_t first_token_id = 0;
+};
+
+struct LayerStepOutput {
+  PhaseSeconds seconds;                 // gate is filled by the caller
+  int64_t rows_sent = 0, rows_received = 0;
+  std::vector<int64_t> send_rows;       // rows to each rank (self included)
+  std::vector<float> combined;          // [T][H] layer output at the home rank
+};
+
+class LayerStepper {
+ public:
+  LayerStepper(const comm::Topology& topology, int hidden, ReplicaRule rule);
+  ~LayerStepper();
+  LayerStepper(const LayerStepper&) = delete;
+  LayerStepper& operator=(const LayerStepper&) = delete;
+
+  void run(const LayerStepInput& in, kernels::GroupedFfn& ffn, LayerStepOutput& out);
+
+ private:
+  const comm::Topology& topo_;
+  int hidden_;
+  ReplicaRule rule_;
+  MPI_Datatype row_type_;  // one token row: hidden bf16 values
+  std::vector<kernels::bf16_t> send_, recv_, x_slot_, y_slot_, back_, ret_;
+  std::vector<int64_t> recv_slot_rows_;
+  std::vector<int> send_counts_, send_displs_, recv_counts_, recv_displs_;
+};
+
+}  // namespace epbench

@@ -1,0 +1,136 @@
+// Expert migration; see migration.hpp. Every rank derives the same transfer list from the two
+// placements, so no plan needs to be exchanged.
+#include "suite/migration.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+namespace epbench {
+
+using kernels::bf16_t;
+
+void load_experts(const Placement& placement, int rank, kernels::GroupedFfn& ffn, uint64_t seed) {
+  std::vector<bf16_t> w(ffn.shape().weight_elems());
+  const int spr = placement.slots_per_gpu();
+  for (int l = 0; l < placement.num_layers(); ++l)
+    for (int s = 0; s < spr; ++s) {
+      kernels::make_expert_weights(seed, l, placement.phy2log(l, rank * spr + s), ffn.shape(),
+                                   w.data());
+      ffn.set_slot_weights(l, s, w.data());
+    }
+}
+
+namespace {
+
+struct Transfer {
+  int layer, expert, src, dst, dst_slot;
+};
+
+// First local slot of `rank` holding `expert` in `p`, or -1.
+int local_slot_of(const Placement& p, int layer, int expert, int rank) {
+  for (int32_t slot : p.replicas(layer, expert))
+    if (p.gpu_of_slot(slot) == rank) return slot - p.first_slot_of_gpu(rank);
+  return -1;
+}
+
+}  // namespace
+
+MigrationStats migrate_experts(const Placement& prev, const Placement& next,
+                               const comm::Topology& topo, kernels::GroupedFfn& ffn,
+                               uint64_t seed, bool verify) {
+  if (prev.num_slots() != next.num_slots() || prev.num_layers() != next.num_layers() ||
+      prev.num_gpus() != next.num_gpus())
+    throw std::logic_error("migrate_experts: placements of different shapes");
+  const int me = topo.rank, R = topo.num_ranks, spr = next.slots_per_gpu();
+  const size_t elems = ffn.shape().weight_elems();
+  MigrationStats stats;
+
+  CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
+  const double t0 = MPI_Wtime();
+  // Transfers sorted by (dst, layer, dst slot); sources chosen deterministically.
+  std::vector<Transfer> transfers;
+  for (int dst = 0; dst < R; ++dst)
+    for (int l = 0; l < next.num_layers(); ++l)
+      for (int s = 0; s < spr; ++s) {
+        const int e = next.phy2log(l, dst * spr + s);
+        if (local_slot_of(prev, l, e, dst) >= 0) continue;
+        int src = -1;
+        for (int32_t slot : prev.replicas(l, e)) {
+          const int holder = prev.gpu_of_slot(slot);
+          if (src < 0 || (topo.node_of_rank[holder] == topo.node_of_rank[dst] &&
+                          topo.node_of_rank[src] != topo.node_of_rank[dst]))
+            src = holder;
+        }
+        transfers.push_back({l, e, src, dst, s});
+      }
+
+  // Snapshot of this rank's current weights (slots are overwritten below).
+  std::vector<bf16_t> old(static_cast<size_t>(prev.num_layers()) * spr * elems);
+  for (int l = 0; l < prev.num_layers(); ++l)
+    for (int s = 0; s < spr; ++s) ffn.get_slot_weights(l, s, old.data() + (size_t(l) * spr + s) * elems);
+  auto old_slot = [&](int l, int s) { return old.data() + (size_t(l) * spr + s) * elems; };
+
+  std::vector<int> send_counts(R, 0), recv_counts(R, 0), send_displs(R, 0), recv_displs(R, 0);
+  for (const Transfer& t : transfers) {
+    if (t.src == me) ++send_counts[t.dst];
+    if (t.dst == me) ++recv_counts[t.src];
+  }
+  for (int r = 1; r < R; ++r) {
+    send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
+    recv_displs[r] = recv_displs[r - 1] + recv_counts[r - 1];
+  }
+  std::vector<bf16_t> send_buf(size_t(send_displs[R - 1] + send_counts[R - 1]) * elems);
+  std::vector<bf16_t> recv_buf(size_t(recv_displs[R - 1] + recv_counts[R - 1]) * elems);
+  std::vector<int> fill(send_displs);
+  for (const Transfer& t : transfers)  // in (dst, layer, slot) order: matches the receiver
+    if (t.src == me)
+      std::memcpy(send_buf.data() + size_t(fill[t.dst]++) * elems,
+                  old_slot(t.layer, local_slot_of(prev, t.layer, t.expert, me)),
+                  elems * sizeof(bf16_t));
+  MPI_Datatype expert_type;
+  CHECK_MPI(MPI_Type_contiguous(static_cast<int>(elems * sizeof(bf16_t)), MPI_BYTE, &expert_type));
+  CHECK_MPI(MPI_Type_commit(&expert_type));
+  CHECK_MPI(MPI_Alltoallv(send_buf.data(), send_counts.data(), send_displs.data(), expert_type,
+                          recv_buf.data(), recv_counts.data(), recv_displs.data(), expert_type,
+                          MPI_COMM_WORLD));
+  MPI_Type_free(&expert_type);
+
+  // Install: local copies from the snapshot, received experts from recv_buf (source order).
+  std::vector<int> taken(recv_displs);
+  std::vector<bf16_t> expected(verify ? elems : 0);
+  for (int l = 0; l < next.num_layers(); ++l)
+    for (int s = 0; s < spr; ++s) {
+      const int e = next.phy2log(l, me * spr + s);
+      const int held = local_slot_of(prev, l, e, me);
+      if (held >= 0) {
+        ffn.set_slot_weights(l, s, old_slot(l, held));
+        continue;
+      }
+      auto it = std::find_if(transfers.begin(), transfers.end(), [&](const Transfer& t) {
+        return t.dst == me && t.layer == l && t.dst_slot == s;
+      });
+      const bf16_t* w = recv_buf.data() + size_t(taken[it->src]++) * elems;
+      ffn.set_slot_weights(l, s, w);
+      if (verify) {
+        kernels::make_expert_weights(seed, l, e, ffn.shape(), expected.data());
+        ++stats.checked;
+        if (std::memcmp(expected.data(), w, elems * sizeof(bf16_t)) != 0) ++stats.wrong;
+      }
+    }
+  const double local_seconds = MPI_Wtime() - t0;
+  CHECK_MPI(MPI_Allreduce(&local_seconds, &stats.seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+  int64_t local_counts[2] = {stats.checked, stats.wrong}, sums[2];
+  CHECK_MPI(MPI_Allreduce(local_counts, sums, 2, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
+  stats.checked = sums[0];
+  stats.wrong = sums[1];
+  const int64_t expert_bytes = static_cast<int64_t>(elems * sizeof(bf16_t));
+  stats.experts_moved = static_cast<int64_t>(transfers.size());
+  stats.bytes = stats.experts_moved * expert_bytes;
+  for (const Transfer& t : transfers)
+    if (topo.node_of_rank[t.src] != topo.node_of_rank[t.dst]) stats.inter_node_bytes += expert_bytes;
+  return stats;
+}
+
+}  // namespace epbench

@@ -1,0 +1,202 @@
+// Scenario presets, validation and JSON; see scenario.hpp.
+#include "suite/scenario.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/error.hpp"
+#include "placement/policy.hpp"
+
+namespace epbench {
+namespace {
+
+struct Preset {
+  const char* name;
+  ModelShape model;
+  int tokens_per_rank;
+  int num_layers;
+  const char* skew;
+  const char* verify;
+};
+
+// Real model shapes plus a small one that runs in seconds on 2 cores.
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> table = {
+      {"small", {256, 512, 16, 2, 4, 2, "softmax"}, 256, 2, "zipf:1.2", "all"},
+      {"deepseek-v3", {7168, 2048, 256, 8, 8, 4, "sigmoid"}, 4096, 1, "zipf:1.2", "sample:32"},
+      {"qwen3-30b-a3b", {2048, 768, 128, 8, 1, 1, "softmax"}, 4096, 1, "zipf:1.2", "sample:64"},
+      {"mixtral-8x7b", {4096, 14336, 8, 2, 1, 1, "softmax"}, 2048, 1, "zipf:1.2", "sample:32"},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const auto& p : presets()) names.push_back(p.name);
+  return names;
+}
+
+Scenario preset(const std::string& name) {
+  for (const auto& p : presets())
+    if (name == p.name) {
+      Scenario s;
+      s.name = p.name;
+      s.model = p.model;
+      s.tokens_per_rank = p.tokens_per_rank;
+      s.num_layers = p.num_layers;
+      s.skew = p.skew;
+      s.verify = p.verify;
+      return s;
+    }
+  std::string known;
+  for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
+  throw InputError("unknown preset \"" + name + "\" (known: " + known + ")");
+}
+
+void Scenario::validate() const {
+  auto positive = [](int v, const char* what) {
+    require_input(v > 0, std::string(what) + " must be positive, got " + std::to_string(v));
+  };
+  positive(model.hidden, "hidden size");
+  positive(model.ffn, "expert FFN size");
+  positive(model.num_experts, "number of experts");
+  positive(model.top_k, "top-k");
+  positive(model.n_group, "number of expert groups");
+  positive(model.topk_group, "top-k groups");
+  positive(tokens_per_rank, "tokens per rank");
+  positive(num_layers, "number of layers");
+  positive(measured_steps, "measured steps");
+  require_input(warmup_steps >= 0, "warm-up steps must be >= 0");
+  require_input(model.top_k <= model.num_experts,
+                "top-k (" + std::to_string(model.top_k) + ") exceeds the number of experts (" +
+                    std::to_string(model.num_experts) + ")");
+  require_input(model.topk_group <= model.n_group,
+                "top-k groups (" + std::to_string(model.topk_group) +
+                    ") exceeds the number of groups (" + std::to_string(model.n_group) + ")");
+  require_input(model.num_experts % model.n_group == 0,
+                std::to_string(model.num_experts) + " experts are not divisible by " +
+                    std::to_string(model.n_group) + " groups");
+  require_input(model.top_k <= model.topk_group * (model.num_experts / model.n_group),
+                "top-k (" + std::to_string(model.top_k) + ") exceeds the experts in " +
+                    std::to_string(model.topk_group) + " selected groups");
+  require_input(model.score == "softmax" || model.score == "sigmoid",
+                "unknown score function \"" + model.score + "\" (known: softmax, sigmoid)");
+  require_input(std::isfinite(drift) && drift >= 0.0, "drift must be a finite number >= 0");
+  require_input(!policies.empty(), "no placement policy given");
+  for (const auto& p : policies) find_policy(p);
+  require_input(replica_rule == "round-robin" || replica_rule == "same-node",
+                "unknown replica rule \"" + replica_rule + "\" (known: round-robin, same-node)");
+  require_input(window_steps >= 0 && window_steps <= std::max(warmup_steps, measured_steps),
+                "window steps must be between 0 and the number of steps");
+  require_input(rebalance_every >= 0, "rebalance-every must be >= 0");
+  const bool balances = std::any_of(policies.begin(), policies.end(),
+                                    [](const std::string& p) { return p != "none"; });
+  require_input(!balances || warmup_steps > 0,
+                "load-based policies need at least one warm-up step to gather load statistics");
+  require_input(backend == "kokkos" || backend == "cuda",
+                "unknown backend \"" + backend + "\" (known: kokkos, cuda)");
+  require_input(comm == "mpi" || comm == "nccl", "unknown comm \"" + comm + "\" (known: mpi, nccl)");
+  require_input(!(comm == "nccl" && backend != "cuda"), "--comm nccl needs --backend cuda");
+  verify_sample();
+}
+
+int Scenario::verify_sample() const {
+  if (verify == "all") return 0;
+  if (verify.rfind("sample:", 0) == 0) {
+    try {
+      size_t used = 0;
+      int n = std::stoi(verify.substr(7), &used);
+      if (used == verify.size() - 7 && n > 0) return n;
+    } catch (const std::exception&) {
+    }
+  }
+  throw InputError("bad --verify \"" + verify + "\" (use all or sample:N with N > 0)");
+}
+
+int Scenario::redundant_experts_for(int num_ranks) const {
+  return num_redundant_experts >= 0 ? num_redundant_experts : num_ranks;
+}
+
+void Scenario::validate_for(int num_ranks) const {
+  validate();
+  const int E = model.num_experts;
+  for (const auto& p : policies) {
+    if (p == "none") {
+      require_input(E % num_ranks == 0, "policy none: " + std::to_string(E) +
+                                            " experts are not divisible by " +
+                                            std::to_string(num_ranks) + " ranks");
+    } else {
+      const int slots = E + redundant_experts_for(num_ranks);
+      require_input(slots % num_ranks == 0,
+                    "policy " + p + ": " + std::to_string(E) + " experts + " +
+                        std::to_string(redundant_experts_for(num_ranks)) +
+                        " redundant = " + std::to_string(slots) +
+                        " replicas, not a multiple of " + std::to_string(num_ranks) + " ranks");
+    }
+  }
+}
+
+nlohmann::json Scenario::to_json() const {
+  return {{"name", name},
+          {"model",
+           {{"hidden", model.hidden}, {"ffn", model.ffn}, {"num_experts", model.num_experts},
+            {"top_k", model.top_k}, {"n_group", model.n_group},
+            {"topk_group", model.topk_group}, {"score", model.score}}},
+          {"tokens_per_rank", tokens_per_rank}, {"num_layers", num_layers},
+          {"warmup_steps", warmup_steps}, {"measured_steps", measured_steps}, {"skew", skew},
+          {"drift", drift}, {"trace", trace.empty() ? nlohmann::json(nullptr) : nlohmann::json(trace)},
+          {"seed", seed}, {"replica_rule", replica_rule},
+          {"num_redundant_experts", num_redundant_experts}, {"window_steps", window_steps},
+          {"rebalance_every", rebalance_every}, {"verify", verify}, {"policies", policies}};
+}
+
+void apply_scenario_json(const nlohmann::json& doc, const std::string& source, Scenario& s) {
+  require_input(doc.is_object(), source + ": a scenario must be a JSON object");
+  auto get = [&](const nlohmann::json& obj, const std::string& key, auto& field) {
+    if (!obj.contains(key)) return;
+    try {
+      obj.at(key).get_to(field);
+    } catch (const nlohmann::json::exception&) {
+      throw InputError(source + ": field \"" + key + "\" has the wrong type");
+    }
+  };
+  static const std::vector<std::string> known = {
+      "name", "preset", "model", "tokens_per_rank", "num_layers", "warmup_steps",
+      "measured_steps", "skew", "drift", "trace", "seed", "policies", "num_redundant_experts",
+      "replica_rule", "window_steps", "rebalance_every", "verify", "label"};
+  for (const auto& [key, value] : doc.items())
+    require_input(std::find(known.begin(), known.end(), key) != known.end(),
+                  source + ": unknown scenario field \"" + key + "\"");
+  if (doc.contains("preset")) s = preset(doc.at("preset").get<std::string>());
+  get(doc, "name", s.name);
+  if (doc.contains("model")) {
+    const auto& m = doc.at("model");
+    require_input(m.is_object(), source + ": \"model\" must be an object");
+    get(m, "hidden", s.model.hidden);
+    get(m, "ffn", s.model.ffn);
+    get(m, "num_experts", s.model.num_experts);
+    get(m, "top_k", s.model.top_k);
+    get(m, "n_group", s.model.n_group);
+    get(m, "topk_group", s.model.topk_group);
+    get(m, "score", s.model.score);
+  }
+  get(doc, "tokens_per_rank", s.tokens_per_rank);
+  get(doc, "num_layers", s.num_layers);
+  get(doc, "warmup_steps", s.warmup_steps);
+  get(doc, "measured_steps", s.measured_steps);
+  get(doc, "skew", s.skew);
+  get(doc, "drift", s.drift);
+  if (doc.contains("trace") && !doc.at("trace").is_null()) get(doc, "trace", s.trace);
+  get(doc, "seed", s.seed);
+  get(doc, "policies", s.policies);
+  get(doc, "num_redundant_experts", s.num_redundant_experts);
+  get(doc, "replica_rule", s.replica_rule);
+  get(doc, "window_steps", s.window_steps);
+  get(doc, "rebalance_every", s.rebalance_every);
+  get(doc, "verify", s.verify);
+  get(doc, "label", s.label);
+}
+
+}  // namespace epbench

@@ -1,0 +1,54 @@
+// Scenario: everything that defines one `epbench run` (model shape, token counts, skew,
+// placement policies, rebalancing, verification). Built from a preset, then a scenario JSON
+// file, then command-line flags (each later source overrides the earlier). Validates itself.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace epbench {
+
+struct ModelShape {
+  int hidden = 0, ffn = 0, num_experts = 0, top_k = 0, n_group = 1, topk_group = 1;
+  std::string score = "softmax";
+};
+
+struct Scenario {
+  std::string name = "small";  // preset name or "custom"
+  ModelShape model;
+  int tokens_per_rank = 0;
+  int num_layers = 1;
+  int warmup_steps = 2;
+  int measured_steps = 10;
+  std::string skew = "uniform";
+  double drift = 0.0;
+  std::string trace;  // CSV of recorded per-step per-expert counts; empty = router
+  uint64_t seed = 1;
+  std::vector<std::string> policies = {"none", "eplb"};
+  int num_redundant_experts = -1;  // -1: one redundant slot per rank
+  std::string replica_rule = "round-robin";
+  int window_steps = 0;     // load-statistics window; 0: all warm-up steps
+  int rebalance_every = 0;  // measured steps between rebalances; 0: once, after warm-up
+  std::string verify = "all";  // "all" or "sample:N" (N tokens per rank per layer)
+  std::string backend = "kokkos";
+  std::string comm = "mpi";
+  std::string label;
+
+  // Checks that need no rank count. Throws InputError.
+  void validate() const;
+  // Checks against the job: divisibility by ranks, redundant experts, nodes.
+  void validate_for(int num_ranks) const;
+  int redundant_experts_for(int num_ranks) const;
+  int verify_sample() const;  // 0 = all tokens
+  nlohmann::json to_json() const;
+};
+
+std::vector<std::string> preset_names();
+Scenario preset(const std::string& name);  // InputError on unknown names
+// Applies the fields present in a scenario JSON object (unknown keys are an error).
+void apply_scenario_json(const nlohmann::json& doc, const std::string& source, Scenario& s);
+
+}  // namespace epbench

@@ -1,0 +1,45 @@
+// Token and routing source; see token_source.hpp.
+#include "suite/token_source.hpp"
+
+namespace epbench {
+
+TokenSource::TokenSource(const Scenario& s, int num_ranks) : scenario_(s), num_ranks_(num_ranks) {
+  gating::RouterConfig config;
+  config.hidden = s.model.hidden;
+  config.num_experts = s.model.num_experts;
+  config.top_k = s.model.top_k;
+  config.n_group = s.model.n_group;
+  config.topk_group = s.model.topk_group;
+  config.score = gating::parse_score_function(s.model.score);
+  config.validate();
+  if (!s.trace.empty()) {
+    trace_ = gating::TraceReplay::load(s.trace, s.model.num_experts);
+    return;
+  }
+  const gating::SkewSpec skew = gating::SkewSpec::parse(s.skew);
+  skew.validate_for(s.model.num_experts, s.model.n_group);
+  for (int layer = 0; layer < s.num_layers; ++layer)
+    routers_.emplace_back(config, skew, s.drift, s.seed, layer);
+}
+
+void TokenSource::hidden_states(int layer, int step, int rank, std::span<float> out) const {
+  gating::make_hidden_states(scenario_.seed, layer, step, rank, scenario_.tokens_per_rank,
+                             scenario_.model.hidden, out);
+}
+
+void TokenSource::route(int layer, int step, int rank, std::span<const float> hidden,
+                        std::span<int32_t> topk_ids, std::span<float> topk_weights) const {
+  if (trace_) {
+    trace_->route(step, layer, rank, num_ranks_, scenario_.tokens_per_rank, scenario_.model.top_k,
+                  topk_ids, topk_weights, scenario_.seed);
+    return;
+  }
+  routers_[layer].route(hidden, scenario_.tokens_per_rank, step, topk_ids, topk_weights);
+}
+
+std::vector<double> TokenSource::popularity(int layer, int step) const {
+  if (trace_) return {};
+  return routers_[layer].popularity(step);
+}
+
+}  // namespace epbench

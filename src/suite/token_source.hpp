@@ -1,0 +1,35 @@
+// Where a step's tokens and routing come from: deterministic hidden states plus either the
+// skewed router (one per layer) or a recorded trace replayed as routing decisions.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "gating/router.hpp"
+#include "gating/trace_replay.hpp"
+#include "suite/scenario.hpp"
+
+namespace epbench {
+
+class TokenSource {
+ public:
+  // Builds routers (or loads the trace); throws InputError on bad skew/trace/shape.
+  TokenSource(const Scenario& scenario, int num_ranks);
+
+  void hidden_states(int layer, int step, int rank, std::span<float> out) const;
+  // Routes this rank's tokens of (layer, step).
+  void route(int layer, int step, int rank, std::span<const float> hidden,
+             std::span<int32_t> topk_ids, std::span<float> topk_weights) const;
+  // Popularity the router aims at (empty for a trace).
+  std::vector<double> popularity(int layer, int step) const;
+
+ private:
+  const Scenario& scenario_;
+  int num_ranks_;
+  std::vector<gating::Router> routers_;
+  std::optional<gating::TraceReplay> trace_;
+};
+
+}  // namespace epbench
