@@ -2,6 +2,7 @@
 // and the bounded wait. Multi-rank exchange is covered by the MPI suite tests.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <numeric>
 #include <stdexcept>
