@@ -3,7 +3,10 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "app/compare_command.hpp"
 #include "app/place_command.hpp"
+#include "app/plot_command.hpp"
+#include "app/validate_command.hpp"
 #include "common/error.hpp"
 
 int main(int argc, char** argv) {
@@ -11,6 +14,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "epbench " EPBENCH_VERSION " (" EPBENCH_GIT_HASH ")");
   epbench::add_place_command(app);
+  epbench::add_validate_command(app);
+  epbench::add_compare_command(app);
+  epbench::add_plot_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --help-all, --version

@@ -1,0 +1,469 @@
+// Results schema validator and loaders; see schema.hpp and results/SCHEMA.md. The checks follow
+// the document top-down; each names the field's path the way a reader would write it
+// (runs[1].layers[0].tokens_per_rank), so a bad file can be fixed without reading this code.
+#include "results/schema.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <initializer_list>
+#include <regex>
+#include <set>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+
+namespace epbench {
+namespace {
+
+using nlohmann::json;
+
+std::string join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+std::string index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+std::string describe(const json& v) {
+  if (v.is_null()) return "null (a NaN or infinity written as null?)";
+  std::string text = v.dump();
+  if (text.size() > 40) text = text.substr(0, 37) + "...";
+  return std::string(v.type_name()) + " " + text;
+}
+
+bool close(double a, double b, double rel) {
+  return std::abs(a - b) <= rel * std::max(std::abs(a), std::abs(b)) + 1e-9;
+}
+
+// Field accessors that fail with "SOURCE: PATH: problem".
+class Checker {
+ public:
+  explicit Checker(std::string source) : source_(std::move(source)) {}
+
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+    throw InputError(source_ + ": " + path + ": " + what);
+  }
+  void require(bool ok, const std::string& path, const std::string& what) const {
+    if (!ok) fail(path, what);
+  }
+
+  const json& field(const json& obj, const std::string& path, const char* key) const {
+    if (!obj.contains(key)) fail(join(path, key), "missing");
+    return obj.at(key);
+  }
+  const json& object(const json& obj, const std::string& path, const char* key) const {
+    const json& v = field(obj, path, key);
+    require(v.is_object(), join(path, key), "expected an object, got " + describe(v));
+    return v;
+  }
+  int64_t integer(const json& v, const std::string& path, int64_t min) const {
+    require(v.is_number_integer(), path, "expected an integer, got " + describe(v));
+    const int64_t x = v.is_number_unsigned() ? static_cast<int64_t>(v.get<uint64_t>())
+                                              : v.get<int64_t>();
+    require(x >= min, path, "must be >= " + std::to_string(min) + ", got " + std::to_string(x));
+    return x;
+  }
+  int64_t integer(const json& obj, const std::string& path, const char* key, int64_t min) const {
+    return integer(field(obj, path, key), join(path, key), min);
+  }
+  double number(const json& v, const std::string& path, double min) const {
+    require(v.is_number(), path, "expected a number, got " + describe(v));
+    const double x = v.get<double>();
+    require(std::isfinite(x) && x >= min, path,
+            "must be a finite number >= " + json(min).dump() + ", got " + v.dump());
+    return x;
+  }
+  double number(const json& obj, const std::string& path, const char* key, double min) const {
+    return number(field(obj, path, key), join(path, key), min);
+  }
+  double any_number(const json& obj, const std::string& path, const char* key) const {
+    const json& v = field(obj, path, key);
+    require(v.is_number(), join(path, key), "expected a number, got " + describe(v));
+    return v.get<double>();
+  }
+  std::string string(const json& v, const std::string& path) const {
+    require(v.is_string(), path, "expected a string, got " + describe(v));
+    return v.get<std::string>();
+  }
+  std::string string(const json& obj, const std::string& path, const char* key) const {
+    return string(field(obj, path, key), join(path, key));
+  }
+  void string_or_null(const json& obj, const std::string& path, const char* key) const {
+    const json& v = field(obj, path, key);
+    require(v.is_string() || v.is_null(), join(path, key),
+            "expected a string or null, got " + describe(v));
+  }
+  bool boolean(const json& obj, const std::string& path, const char* key) const {
+    const json& v = field(obj, path, key);
+    require(v.is_boolean(), join(path, key), "expected true or false, got " + describe(v));
+    return v.get<bool>();
+  }
+  std::string one_of(const json& obj, const std::string& path, const char* key,
+                     std::initializer_list<const char*> options) const {
+    const std::string value = string(obj, path, key);
+    std::string list;
+    for (const char* o : options) {
+      if (value == o) return value;
+      list += (list.empty() ? "\"" : ", \"") + std::string(o) + "\"";
+    }
+    fail(join(path, key), "\"" + value + "\" is not one of " + list);
+  }
+  // An array; size -1 = any size.
+  const json& array(const json& obj, const std::string& path, const char* key,
+                    int64_t size = -1, const std::string& size_rule = "") const {
+    const json& v = field(obj, path, key);
+    require(v.is_array(), join(path, key), "expected an array, got " + describe(v));
+    if (size >= 0)
+      require(static_cast<int64_t>(v.size()) == size, join(path, key),
+              "has " + std::to_string(v.size()) + " entries, expected " + std::to_string(size) +
+                  " (" + size_rule + ")");
+    return v;
+  }
+  std::vector<std::string> strings(const json& obj, const std::string& path, const char* key,
+                                   int64_t size = -1, const std::string& size_rule = "") const {
+    const json& arr = array(obj, path, key, size, size_rule);
+    std::vector<std::string> out;
+    for (size_t i = 0; i < arr.size(); ++i) out.push_back(string(arr[i], index(join(path, key), i)));
+    return out;
+  }
+  std::vector<int64_t> integers(const json& obj, const std::string& path, const char* key,
+                                int64_t size, const std::string& size_rule, int64_t min) const {
+    const json& arr = array(obj, path, key, size, size_rule);
+    std::vector<int64_t> out;
+    for (size_t i = 0; i < arr.size(); ++i)
+      out.push_back(integer(arr[i], index(join(path, key), i), min));
+    return out;
+  }
+
+ private:
+  std::string source_;
+};
+
+struct Shape {
+  int64_t num_ranks = 0, num_nodes = 0, num_layers = 0, tokens_per_rank = 0;
+  int64_t hidden = 0, ffn = 0, num_experts = 0, top_k = 0;
+  std::vector<std::string> policies;
+};
+
+void check_context(const Checker& c, const json& doc, Shape& shape) {
+  const std::string p = "context";
+  const json& ctx = c.object(doc, "", "context");
+  c.strings(ctx, p, "argv");
+  c.string(ctx, p, "epbench_version");
+  c.string(ctx, p, "git_hash");
+  static const std::regex iso(
+      R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)");
+  const std::string date = c.string(ctx, p, "date_utc");
+  c.require(std::regex_match(date, iso), join(p, "date_utc"),
+            "\"" + date + "\" is not an ISO-8601 date (e.g. 2026-11-20T14:03:11Z)");
+  const int64_t R = c.integer(ctx, p, "num_ranks", 1);
+  const int64_t N = c.integer(ctx, p, "num_nodes", 1);
+  const int64_t rpn = c.integer(ctx, p, "ranks_per_node", 1);
+  c.require(N <= R, join(p, "num_nodes"), "more nodes (" + std::to_string(N) + ") than ranks");
+  c.require(N * rpn >= R, join(p, "ranks_per_node"),
+            std::to_string(N) + " nodes x " + std::to_string(rpn) + " ranks per node < " +
+                std::to_string(R) + " ranks");
+  c.one_of(ctx, p, "node_source", {"slurm", "hostname", "emulated"});
+  const std::string per_rank = "one per rank: context.num_ranks";
+  auto nodes = c.integers(ctx, p, "rank_nodes", R, per_rank, 0);
+  for (size_t r = 0; r < nodes.size(); ++r)
+    c.require(nodes[r] < N, index(join(p, "rank_nodes"), r),
+              "node " + std::to_string(nodes[r]) + " >= num_nodes " + std::to_string(N));
+  auto rank_hosts = c.strings(ctx, p, "rank_hosts", R, per_rank);
+  auto hosts = c.strings(ctx, p, "hosts");
+  c.require(!hosts.empty(), join(p, "hosts"), "empty");
+  const std::set<std::string> distinct(hosts.begin(), hosts.end());
+  c.require(distinct.size() == hosts.size(), join(p, "hosts"), "hosts are not distinct");
+  for (size_t r = 0; r < rank_hosts.size(); ++r)
+    c.require(distinct.count(rank_hosts[r]) == 1, index(join(p, "rank_hosts"), r),
+              "\"" + rank_hosts[r] + "\" is not in context.hosts");
+  c.string(ctx, p, "cpu_model");
+  c.strings(ctx, p, "gpu_models");
+  c.one_of(ctx, p, "backend", {"kokkos", "cuda"});
+  c.one_of(ctx, p, "comm", {"mpi", "nccl"});
+  c.string(ctx, p, "mpi_version");
+  for (const char* key : {"cuda_version", "nccl_version", "kokkos_version", "blas", "interconnect"})
+    c.string_or_null(ctx, p, key);
+  const json& slurm = c.field(ctx, p, "slurm");
+  if (!slurm.is_null()) {
+    const std::string sp = join(p, "slurm");
+    c.require(slurm.is_object(), sp, "expected null or an object, got " + describe(slurm));
+    c.string(slurm, sp, "job_id");
+    c.string_or_null(slurm, sp, "job_name");
+    c.integer(slurm, sp, "num_nodes", 1);
+    c.string(slurm, sp, "tasks_per_node");
+    c.string_or_null(slurm, sp, "partition");
+    c.string_or_null(slurm, sp, "cluster");
+  }
+  c.string(ctx, p, "time_reduction");
+  shape.num_ranks = R;
+  shape.num_nodes = N;
+}
+
+void check_scenario(const Checker& c, const json& doc, Shape& shape) {
+  const std::string p = "scenario";
+  const json& sc = c.object(doc, "", "scenario");
+  c.string(sc, p, "name");
+  const std::string mp = "scenario.model";
+  const json& model = c.object(sc, p, "model");
+  shape.hidden = c.integer(model, mp, "hidden", 1);
+  shape.ffn = c.integer(model, mp, "ffn", 1);
+  shape.num_experts = c.integer(model, mp, "num_experts", 1);
+  shape.top_k = c.integer(model, mp, "top_k", 1);
+  c.require(shape.top_k <= shape.num_experts, join(mp, "top_k"), "larger than num_experts");
+  const int64_t groups = c.integer(model, mp, "n_group", 1);
+  c.require(shape.num_experts % groups == 0, join(mp, "n_group"),
+            "num_experts " + std::to_string(shape.num_experts) + " is not divisible by " +
+                std::to_string(groups) + " groups");
+  const int64_t topk_group = c.integer(model, mp, "topk_group", 1);
+  c.require(topk_group <= groups, join(mp, "topk_group"), "larger than n_group");
+  c.one_of(model, mp, "score", {"softmax", "sigmoid"});
+  shape.tokens_per_rank = c.integer(sc, p, "tokens_per_rank", 1);
+  shape.num_layers = c.integer(sc, p, "num_layers", 1);
+  c.integer(sc, p, "warmup_steps", 0);
+  c.integer(sc, p, "measured_steps", 1);
+  c.string(sc, p, "skew");
+  c.any_number(sc, p, "drift");
+  c.string_or_null(sc, p, "trace");
+  c.integer(sc, p, "seed", INT64_MIN);
+  c.string(sc, p, "replica_rule");
+  c.integer(sc, p, "num_redundant_experts", 0);
+  c.integer(sc, p, "window_steps", 0);
+  c.integer(sc, p, "rebalance_every", 0);
+  c.string(sc, p, "verify");
+  shape.policies = c.strings(sc, p, "policies");
+  c.require(!shape.policies.empty(), join(p, "policies"), "empty");
+}
+
+// {gate|layout|dispatch|ffn|combine|total: {median, p99, min, max}}; returns the medians.
+std::vector<double> check_phases(const Checker& c, const json& obj, const std::string& path) {
+  const std::string pp = join(path, "phases_us");
+  const json& phases = c.object(obj, path, "phases_us");
+  std::vector<double> medians;
+  for (const char* phase : kResultsPhases) {
+    const std::string sp = join(pp, phase);
+    const json& s = c.object(phases, pp, phase);
+    const double median = c.number(s, sp, "median", 0.0);
+    const double p99 = c.number(s, sp, "p99", 0.0);
+    const double min = c.number(s, sp, "min", 0.0);
+    const double max = c.number(s, sp, "max", 0.0);
+    const double slack = 1e-9 * max;
+    c.require(min <= median + slack && median <= p99 + slack && p99 <= max + slack, sp,
+              "expected min <= median <= p99 <= max");
+    medians.push_back(median);
+  }
+  return medians;
+}
+
+// Checks a derived metric against its formula from SCHEMA.md (1% tolerance for rounding).
+void check_formula(const Checker& c, const std::string& path, double value, double expected,
+                   const std::string& formula) {
+  c.require(close(value, expected, 1e-2), path,
+            json(value).dump() + " does not match " + formula + " = " + json(expected).dump() +
+                " (see results/SCHEMA.md)");
+}
+
+struct LayerLoads {
+  double sum_mean = 0, sum_max = 0, min_layer = 1, sum_layer = 0;
+};
+
+void check_run(const Checker& c, const json& run, const std::string& p, const Shape& s) {
+  const std::string policy = c.string(run, p, "policy");
+  c.require(std::find(s.policies.begin(), s.policies.end(), policy) != s.policies.end(),
+            join(p, "policy"), "\"" + policy + "\" is not in scenario.policies");
+  c.string(run, p, "policy_used");
+  const int64_t slots = c.integer(run, p, "num_slots", 1);
+  c.require(slots >= s.num_experts, join(p, "num_slots"), "fewer slots than experts");
+
+  // layers: per-layer loads first, so the summary can be checked against them.
+  const std::string lp = join(p, "layers");
+  const json& layers = c.array(run, p, "layers", s.num_layers, "one per layer: scenario.num_layers");
+  const std::string per_rank_rule = "one per rank: context.num_ranks";
+  LayerLoads loads;
+  std::vector<int64_t> received(s.num_ranks, 0);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const std::string ip = index(lp, l);
+    const json& layer = layers[l];
+    c.require(layer.is_object(), ip, "expected an object, got " + describe(layer));
+    c.require(c.integer(layer, ip, "layer", 0) == static_cast<int64_t>(l), join(ip, "layer"),
+              "layers must be listed in order 0, 1, ...");
+    auto tokens = c.integers(layer, ip, "tokens_per_rank", s.num_ranks, per_rank_rule, 0);
+    double max = 0, sum = 0;
+    for (size_t r = 0; r < tokens.size(); ++r) {
+      max = std::max(max, static_cast<double>(tokens[r]));
+      sum += static_cast<double>(tokens[r]);
+      received[r] += tokens[r];
+    }
+    const double mean = sum / static_cast<double>(s.num_ranks);
+    const double bal = max > 0 ? mean / max : 1.0;
+    check_formula(c, join(ip, "balancedness"), c.number(layer, ip, "balancedness", 0.0), bal,
+                  "mean / max of tokens_per_rank");
+    check_formula(c, join(ip, "imbalance_ratio"), c.number(layer, ip, "imbalance_ratio", 0.0),
+                  mean > 0 ? max / mean : 1.0, "max / mean of tokens_per_rank");
+    check_phases(c, layer, ip);
+    loads.sum_mean += mean;
+    loads.sum_max += max;
+    loads.min_layer = std::min(loads.min_layer, bal);
+    loads.sum_layer += bal;
+  }
+
+  const std::string sp = join(p, "summary");
+  const json& sum = c.object(run, p, "summary");
+  check_formula(c, join(sp, "balancedness"), c.number(sum, sp, "balancedness", 0.0),
+                loads.sum_max > 0 ? loads.sum_mean / loads.sum_max : 1.0,
+                "sum over layers of mean / sum of max");
+  check_formula(c, join(sp, "balancedness_mean_layer"),
+                c.number(sum, sp, "balancedness_mean_layer", 0.0),
+                loads.sum_layer / static_cast<double>(s.num_layers),
+                "mean of layers[].balancedness");
+  check_formula(c, join(sp, "balancedness_min_layer"),
+                c.number(sum, sp, "balancedness_min_layer", 0.0), loads.min_layer,
+                "min of layers[].balancedness");
+  check_formula(c, join(sp, "imbalance_ratio"), c.number(sum, sp, "imbalance_ratio", 0.0),
+                loads.sum_mean > 0 ? loads.sum_max / loads.sum_mean : 1.0,
+                "sum over layers of max / sum of mean");
+  const std::vector<double> med = check_phases(c, sum, sp);
+  const double dispatch_us = med[2], ffn_us = med[3], total_us = med[5];
+  const double R = static_cast<double>(s.num_ranks), T = static_cast<double>(s.tokens_per_rank);
+  const double tps = c.number(sum, sp, "tokens_per_s", 0.0);
+  if (total_us > 0)
+    check_formula(c, join(sp, "tokens_per_s"), tps, R * T / (total_us * 1e-6),
+                  "num_ranks x tokens_per_rank / phases_us.total.median");
+  const double gflops = c.number(sum, sp, "ffn_gflops", 0.0);
+  if (ffn_us > 0)
+    check_formula(c, join(sp, "ffn_gflops"), gflops,
+                  R * T * static_cast<double>(s.top_k) * 6.0 * static_cast<double>(s.hidden) *
+                      static_cast<double>(s.ffn) / (ffn_us * 1e-6) / 1e9,
+                  "num_ranks x tokens_per_rank x top_k x 6 x hidden x ffn / "
+                  "phases_us.ffn.median / 1e9");
+  const double bytes = static_cast<double>(c.integer(sum, sp, "dispatch_bytes", 0));
+  const double algbw = c.number(sum, sp, "dispatch_algbw_GBps", 0.0);
+  const double busbw = c.number(sum, sp, "dispatch_busbw_GBps", 0.0);
+  if (dispatch_us > 0) {
+    check_formula(c, join(sp, "dispatch_algbw_GBps"), algbw, bytes / (dispatch_us * 1e-6) / 1e9,
+                  "dispatch_bytes / phases_us.dispatch.median / 1e9");
+    check_formula(c, join(sp, "dispatch_busbw_GBps"), busbw, algbw * (R - 1) / R,
+                  "dispatch_algbw_GBps x (num_ranks - 1) / num_ranks");
+  }
+  const int64_t intra = c.integer(sum, sp, "intra_node_bytes", 0);
+  const int64_t inter = c.integer(sum, sp, "inter_node_bytes", 0);
+  if (s.num_nodes == 1)
+    c.require(inter == 0, join(sp, "inter_node_bytes"), "must be 0 on a single node");
+  const std::string mig = join(sp, "migration");
+  const json& migration = c.object(sum, sp, "migration");
+  c.integer(migration, mig, "events", 0);
+  c.integer(migration, mig, "bytes", 0);
+  c.number(migration, mig, "seconds", 0.0);
+  const std::string vp = join(sp, "verify");
+  const json& verify = c.object(sum, sp, "verify");
+  const int64_t checked = c.integer(verify, vp, "checked_tokens", 0);
+  c.require(c.integer(verify, vp, "wrong", 0) <= checked, join(vp, "wrong"),
+            "more wrong tokens than checked_tokens");
+  c.number(verify, vp, "max_rel_err", 0.0);
+  c.boolean(verify, vp, "tokens_conserved");
+
+  const std::string rp = join(p, "per_rank");
+  const json& per_rank = c.object(run, p, "per_rank");
+  const std::string mp = join(rp, "phase_us_median");
+  const json& medians = c.object(per_rank, rp, "phase_us_median");
+  for (const char* phase : kResultsPhases) {
+    const json& arr = c.array(medians, mp, phase, s.num_ranks, per_rank_rule);
+    for (size_t r = 0; r < arr.size(); ++r) c.number(arr[r], index(join(mp, phase), r), 0.0);
+  }
+  auto tokens = c.integers(per_rank, rp, "tokens_received", s.num_ranks, per_rank_rule, 0);
+  for (size_t r = 0; r < tokens.size(); ++r)
+    c.require(tokens[r] == received[r], index(join(rp, "tokens_received"), r),
+              std::to_string(tokens[r]) + " != sum over layers of tokens_per_rank[" +
+                  std::to_string(r) + "] = " + std::to_string(received[r]));
+  auto send = c.integers(per_rank, rp, "send_bytes", s.num_ranks, per_rank_rule, 0);
+  int64_t send_total = 0;
+  for (int64_t b : send) send_total += b;
+  c.require(intra + inter == send_total, join(sp, "intra_node_bytes"),
+            "intra_node_bytes + inter_node_bytes = " + std::to_string(intra + inter) +
+                " != sum of per_rank.send_bytes = " + std::to_string(send_total));
+}
+
+}  // namespace
+
+void validate_results(const nlohmann::json& doc, const std::string& source) {
+  Checker c(source);
+  c.require(doc.is_object(), "(top level)", "expected an object, got " + describe(doc));
+  const std::string name = c.string(doc, "", "schema");
+  c.require(name == kResultsSchemaName, "schema",
+            "\"" + name + "\" is not \"" + kResultsSchemaName + "\"");
+  const int64_t version = c.integer(doc, "", "schema_version", 0);
+  c.require(version == kResultsSchemaVersion, "schema_version",
+            "version " + std::to_string(version) + " is not supported: this epbench reads " +
+                kResultsSchemaName + " version " + std::to_string(kResultsSchemaVersion));
+  Shape shape;
+  check_context(c, doc, shape);
+  check_scenario(c, doc, shape);
+  const json& runs = c.array(doc, "", "runs");
+  c.require(!runs.empty(), "runs", "empty");
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const std::string p = index("runs", i);
+    c.require(runs[i].is_object(), p, "expected an object, got " + describe(runs[i]));
+    check_run(c, runs[i], p, shape);
+  }
+}
+
+bool claims_results_schema(const nlohmann::json& doc) {
+  return doc.is_object() && doc.contains("schema") && doc["schema"] == kResultsSchemaName;
+}
+
+namespace {
+nlohmann::json parse_file(const std::filesystem::path& path) {
+  const std::string text = read_text_file(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(path.string() + ": malformed JSON: " + e.what());
+  }
+}
+}  // namespace
+
+nlohmann::json load_results_file(const std::filesystem::path& path) {
+  nlohmann::json doc = parse_file(path);
+  validate_results(doc, path.string());
+  return doc;
+}
+
+std::vector<ResultsPath> expand_results_paths(const std::vector<std::string>& args) {
+  namespace fs = std::filesystem;
+  std::vector<ResultsPath> out;
+  for (const std::string& arg : args) {
+    const fs::path path(arg);
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw InputError("cannot read " + arg + ": no such file or folder");
+    if (!fs::is_directory(path, ec)) {
+      out.push_back({path, false});
+      continue;
+    }
+    std::vector<fs::path> found;
+    for (const auto& entry : fs::recursive_directory_iterator(path)) {
+      if (entry.is_regular_file() && entry.path().extension() == ".json")
+        found.push_back(entry.path());
+    }
+    require_input(!found.empty(), arg + ": no *.json file in this folder");
+    std::sort(found.begin(), found.end());
+    for (auto& f : found) out.push_back({std::move(f), true});
+  }
+  return out;
+}
+
+std::vector<LoadedResults> load_results_paths(const std::vector<ResultsPath>& paths,
+                                              std::vector<std::string>* skipped) {
+  std::vector<LoadedResults> out;
+  for (const ResultsPath& p : paths) {
+    nlohmann::json doc = parse_file(p.path);
+    if (p.from_folder && !claims_results_schema(doc)) {
+      if (skipped) skipped->push_back(p.path.string());
+      continue;
+    }
+    validate_results(doc, p.path.string());
+    out.push_back({p.path, std::move(doc)});
+  }
+  return out;
+}
+
+}  // namespace epbench
