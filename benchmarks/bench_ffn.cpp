@@ -160,7 +160,10 @@ int main(int argc, char** argv) {
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
   for (const auto& backend : ek::available_backends())
-    benchmark::RegisterBenchmark(("BM_grouped_ffn/" + backend).c_str(), BM_grouped_ffn, backend)
+    if (const std::string why = ek::backend_unusable_reason(backend); !why.empty())
+      std::printf("skipping %s\n", why.c_str());
+    else
+      benchmark::RegisterBenchmark(("BM_grouped_ffn/" + backend).c_str(), BM_grouped_ffn, backend)
         ->Unit(benchmark::kMillisecond)
         ->UseManualTime();
   benchmark::RunSpecifiedBenchmarks();

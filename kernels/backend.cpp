@@ -1,10 +1,14 @@
 // Backend factory and runtime scope: maps a backend name to the backend compiled into this build.
 #include "backend.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #ifdef EPBENCH_HAVE_KOKKOS
 #include "kokkos/kokkos_ffn.hpp"
+#endif
+#ifdef EPBENCH_HAVE_CUDA
+#include "cuda/cuda_device.hpp"
 #endif
 
 namespace epbench::kernels {
@@ -27,6 +31,17 @@ std::vector<std::string> available_backends() {
   names.push_back("kokkos");
 #endif
   return names;
+}
+
+std::string backend_unusable_reason(const std::string& backend) {
+  const auto built = available_backends();
+  if (std::find(built.begin(), built.end(), backend) == built.end())
+    return "backend \"" + backend + "\" is not built in (available: " + joined(built) + ")";
+#ifdef EPBENCH_HAVE_CUDA
+  if (backend == "cuda" && !cuda::cuda_device_available())
+    return "backend \"cuda\": no usable CUDA device (" + cuda::cuda_unavailable_reason() + ")";
+#endif
+  return {};
 }
 
 std::unique_ptr<GroupedFfn> make_grouped_ffn(const std::string& backend, FfnShape shape,

@@ -20,6 +20,10 @@ namespace epbench::kernels {
 // Backends compiled into this build, in preference order: a subset of {"cuda", "kokkos"}.
 std::vector<std::string> available_backends();
 
+// Empty when `backend` is built in and can run here; else why not (not built, or "cuda" with
+// no usable device, as on build machines and CI).
+std::string backend_unusable_reason(const std::string& backend);
+
 // Creates the grouped FFN of one rank. `backend` is "kokkos" or "cuda"; `device` is the CUDA
 // device ordinal (the Kokkos backend runs on the device Kokkos was initialized with).
 // Throws std::invalid_argument for an unknown or not-built backend or a non-positive size, and

@@ -155,10 +155,8 @@ void run_suite(RunOptions& opt) {
   });
   agreed([&] {
     s.validate_for(topo.num_ranks);
-    const auto backends = kernels::available_backends();
-    require_input(std::find(backends.begin(), backends.end(), s.backend) != backends.end(),
-                  "backend \"" + s.backend + "\" is not built in this epbench");
-    require_input(s.comm == "mpi", "--comm nccl is not available in this build of the suite");
+    const std::string unusable = kernels::backend_unusable_reason(s.backend);
+    require_input(unusable.empty(), unusable);
     check_memory(s, topo);
     source = std::make_unique<TokenSource>(s, topo.num_ranks);
     if (topo.rank == 0) {

@@ -5,7 +5,9 @@
 // Untimed barriers separate the phases (see layer_step.cpp).
 #pragma once
 
+#include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "comm/mpi_comm.hpp"
@@ -36,14 +38,29 @@ struct LayerStepOutput {
   std::vector<float> combined;          // [T][H] layer output at the home rank
 };
 
-class LayerStepper {
+// One way of executing a layer step (host buffers + MPI, or GPU buffers + NCCL). Collective.
+class LayerEngine {
+ public:
+  virtual ~LayerEngine() = default;
+  virtual std::string name() const = 0;
+  virtual void run(const LayerStepInput& in, kernels::GroupedFfn& ffn, LayerStepOutput& out) = 0;
+};
+
+// comm "mpi": LayerStepper below (host-staged for GPU backends: the FFN copies to the device).
+// comm "nccl": device-resident buffers and NCCL (built with CUDA + NCCL only; InputError else).
+std::unique_ptr<LayerEngine> make_layer_engine(const std::string& comm,
+                                               const comm::Topology& topology, int hidden,
+                                               ReplicaRule rule, int device);
+
+class LayerStepper : public LayerEngine {
  public:
   LayerStepper(const comm::Topology& topology, int hidden, ReplicaRule rule);
-  ~LayerStepper();
+  ~LayerStepper() override;
   LayerStepper(const LayerStepper&) = delete;
   LayerStepper& operator=(const LayerStepper&) = delete;
 
-  void run(const LayerStepInput& in, kernels::GroupedFfn& ffn, LayerStepOutput& out);
+  std::string name() const override { return "mpi"; }
+  void run(const LayerStepInput& in, kernels::GroupedFfn& ffn, LayerStepOutput& out) override;
 
  private:
   const comm::Topology& topo_;

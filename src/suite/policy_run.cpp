@@ -31,7 +31,7 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
   auto ffn = kernels::make_grouped_ffn(s.backend, shape, L, num_slots / R, device);
   load_experts(current.placement, me, *ffn, s.seed);
 
-  LayerStepper stepper(topo, H, parse_replica_rule(s.replica_rule));
+  auto engine = make_layer_engine(s.comm, topo, H, parse_replica_rule(s.replica_rule), device);
   std::vector<float> hidden(size_t(T) * H), weights(size_t(T) * K);
   std::vector<int32_t> ids(size_t(T) * K);
   LayerStepOutput out;
@@ -48,7 +48,7 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
       const double t0 = MPI_Wtime();
       source.route(l, step, me, hidden, ids, weights);
       const double gate = MPI_Wtime() - t0;
-      stepper.run({&current.placement, l, hidden, ids, weights, K, int64_t(me) * T}, *ffn, out);
+      engine->run({&current.placement, l, hidden, ids, weights, K, int64_t(me) * T}, *ffn, out);
       out.seconds.gate = gate;
       for (int32_t e : ids) ++counts[size_t(l) * E + e];
       samples.total_rows_sent += out.rows_sent;
@@ -127,6 +127,7 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
   run["policy_used"] = current.policy_used;
   run["num_slots"] = num_slots;
   run["ffn_backend"] = ffn->backend();
+  run["layer_engine"] = engine->name();
   return run;
 }
 

@@ -1,0 +1,20 @@
+// Layer engine factory; see layer_step.hpp.
+#include "common/error.hpp"
+#include "suite/layer_step.hpp"
+#ifdef EPBENCH_HAVE_NCCL
+#include "suite/nccl/nccl_layer_step.hpp"
+#endif
+
+namespace epbench {
+
+std::unique_ptr<LayerEngine> make_layer_engine(const std::string& comm,
+                                               const comm::Topology& topology, int hidden,
+                                               ReplicaRule rule, [[maybe_unused]] int device) {
+  if (comm == "mpi") return std::make_unique<LayerStepper>(topology, hidden, rule);
+#ifdef EPBENCH_HAVE_NCCL
+  if (comm == "nccl") return make_nccl_layer_engine(topology, hidden, rule, device);
+#endif
+  throw InputError("--comm " + comm + " is not available in this build (needs CUDA and NCCL)");
+}
+
+}  // namespace epbench
