@@ -6,6 +6,7 @@
 #include "app/compare_command.hpp"
 #include "app/place_command.hpp"
 #include "app/plot_command.hpp"
+#include "app/run_command.hpp"
 #include "app/validate_command.hpp"
 #include "common/error.hpp"
 
@@ -14,18 +15,23 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "epbench " EPBENCH_VERSION " (" EPBENCH_GIT_HASH ")");
   epbench::add_place_command(app);
+  epbench::add_run_command(app, std::vector<std::string>(argv, argv + argc));
   epbench::add_validate_command(app);
   epbench::add_compare_command(app);
   epbench::add_plot_command(app);
+  // Under mpirun/srun every rank parses the same flags: only the first rank prints errors.
+  const bool prints = epbench::launcher_rank() == 0;
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --help-all, --version
-    return app.exit(e);
+    return prints ? app.exit(e) : 0;
   } catch (const CLI::ParseError& e) {
-    std::cerr << "epbench: error: " << e.what() << " (see epbench --help)\n";
+    if (prints) std::cerr << "epbench: error: " << e.what() << " (see epbench --help)\n";
     return epbench::kExitInputError;
+  } catch (const epbench::ExitRequest& e) {  // already reported by rank 0
+    return e.code;
   } catch (const epbench::InputError& e) {
-    std::cerr << "epbench: error: " << e.what() << "\n";
+    if (prints) std::cerr << "epbench: error: " << e.what() << "\n";
     return epbench::kExitInputError;
   } catch (const std::exception& e) {
     std::cerr << "epbench: failure: " << e.what() << "\n";

@@ -1,0 +1,193 @@
+// `epbench run` under real mpirun at np 1, 2 and 4: verification against the dense reference,
+// exact token conservation, determinism, EPLB beating the baseline under skew, emulated nodes,
+// trace replay, periodic rebalancing, and bad input failing fast on every rank.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "../common/run_process.hpp"
+#include "results/schema.hpp"
+
+namespace fs = std::filesystem;
+using epbench::testing::run_process;
+using nlohmann::json;
+
+namespace {
+
+const std::string kTiny =
+    " --hidden 64 --ffn 128 --tokens-per-rank 64 --layers 2 --warmup 2 --steps 3";
+
+class RunMpi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("epbench_mpi_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs epbench under mpirun; a hang is turned into a failure by `timeout`.
+  epbench::testing::ProcessResult mpirun(int np, const std::string& args) {
+    return run_process("timeout 120 " MPIEXEC " " MPIEXEC_FLAGS " -np " + std::to_string(np) +
+                       " " EPBENCH_BINARY " run " + args);
+  }
+  json run_ok(int np, const std::string& args, const std::string& name = "out.json") {
+    const std::string out = (dir_ / name).string();
+    auto r = mpirun(np, args + " --output " + out);
+    EXPECT_EQ(r.exit_code, 0) << args << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err;
+    std::ifstream in(out);
+    if (!in) return json::object();
+    json doc = json::parse(in);
+    EXPECT_NO_THROW(epbench::validate_results(doc, out));
+    return doc;
+  }
+  void expect_bad_input(int np, const std::string& args, const std::string& text) {
+    auto r = mpirun(np, args + " --output " + (dir_ / "bad.json").string());
+    EXPECT_EQ(r.exit_code, 2) << args << "\nstderr:\n" << r.err;
+    EXPECT_NE(r.err.find(text), std::string::npos) << "stderr:\n" << r.err;
+    // Printed once, by rank 0, not by every rank.
+    size_t count = 0;
+    for (size_t pos = 0; (pos = r.err.find("epbench: error", pos)) != std::string::npos; ++pos)
+      ++count;
+    EXPECT_EQ(count, 1u) << r.err;
+    EXPECT_FALSE(fs::exists(dir_ / "bad.json"));
+  }
+  std::string write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return (dir_ / name).string();
+  }
+  fs::path dir_;
+};
+
+void expect_verified(const json& doc) {
+  ASSERT_TRUE(doc.contains("runs"));
+  for (const auto& run : doc["runs"]) {
+    const auto& v = run["summary"]["verify"];
+    EXPECT_GT(v["checked_tokens"].get<int64_t>(), 0);
+    EXPECT_EQ(v["wrong"].get<int64_t>(), 0) << run["policy"];
+    EXPECT_TRUE(v["tokens_conserved"].get<bool>()) << run["policy"];
+    EXPECT_EQ(v["migrated_experts_wrong"].get<int64_t>(), 0);
+    EXPECT_LT(v["max_rel_err"].get<double>(), 2e-2);
+  }
+}
+
+class RunMpiNp : public RunMpi, public ::testing::WithParamInterface<int> {};
+
+TEST_P(RunMpiNp, VerifiesAgainstDenseReferenceAndConservesTokens) {
+  const int np = GetParam();
+  json doc = run_ok(np, kTiny + " --policies none,eplb");
+  expect_verified(doc);
+  EXPECT_EQ(doc["context"]["num_ranks"], np);
+  ASSERT_EQ(doc["runs"].size(), 2u);
+  // Every rank verified all of its tokens on the first measured step of each layer.
+  EXPECT_EQ(doc["runs"][0]["summary"]["verify"]["checked_tokens"], 64 * np * 2);
+  // Tokens received per rank add up to all routed (token, k) rows.
+  for (const auto& layer : doc["runs"][0]["layers"]) {
+    int64_t sum = 0;
+    for (const auto& t : layer["tokens_per_rank"]) sum += t.get<int64_t>();
+    EXPECT_EQ(sum, 64 * np * 2);
+  }
+}
+INSTANTIATE_TEST_SUITE_P(Np, RunMpiNp, ::testing::Values(1, 2, 4));
+
+TEST_F(RunMpi, SameSeedSameRoutingDifferentSeedDifferent) {
+  json a = run_ok(2, kTiny + " --seed 5", "a.json");
+  json b = run_ok(2, kTiny + " --seed 5", "b.json");
+  json c = run_ok(2, kTiny + " --seed 6", "c.json");
+  for (size_t i = 0; i < a["runs"].size(); ++i) {
+    EXPECT_EQ(a["runs"][i]["layers"][0]["tokens_per_rank"],
+              b["runs"][i]["layers"][0]["tokens_per_rank"]);
+    EXPECT_EQ(a["runs"][i]["summary"]["balancedness"], b["runs"][i]["summary"]["balancedness"]);
+    EXPECT_EQ(a["runs"][i]["summary"]["verify"]["max_rel_err"],
+              b["runs"][i]["summary"]["verify"]["max_rel_err"]);
+  }
+  EXPECT_NE(a["runs"][0]["summary"]["balancedness"], c["runs"][0]["summary"]["balancedness"]);
+}
+
+TEST_F(RunMpi, EplbImprovesBalancednessUnderSkew) {
+  json doc = run_ok(4, kTiny + " --skew zipf:1.5 --redundant-experts 4 --policies none,eplb");
+  expect_verified(doc);
+  const double none = doc["runs"][0]["summary"]["balancedness"];
+  const double eplb = doc["runs"][1]["summary"]["balancedness"];
+  EXPECT_EQ(doc["runs"][0]["policy"], "none");
+  EXPECT_LT(none, 0.8) << "the skew should unbalance the baseline";
+  EXPECT_GT(eplb, none + 0.1);
+  EXPECT_GT(doc["runs"][1]["summary"]["migration"]["bytes"].get<int64_t>(), 0);
+}
+
+TEST_F(RunMpi, EmulatedNodesCountInterNodeBytes) {
+  json doc = run_ok(4, kTiny + " --ranks-per-node 2 --policies none");
+  expect_verified(doc);
+  EXPECT_EQ(doc["context"]["num_nodes"], 2);
+  EXPECT_EQ(doc["context"]["node_source"], "emulated");
+  EXPECT_EQ(doc["context"]["rank_nodes"], json({0, 0, 1, 1}));
+  EXPECT_GT(doc["runs"][0]["summary"]["inter_node_bytes"].get<int64_t>(), 0);
+  EXPECT_GT(doc["runs"][0]["summary"]["intra_node_bytes"].get<int64_t>(), 0);
+}
+
+TEST_F(RunMpi, SameNodeRuleCutsInterNodeTraffic) {
+  const std::string base = kTiny + " --ranks-per-node 2 --groups 4 --topk-groups 2 "
+                                   "--redundant-experts 16 --policies eplb";
+  json rr = run_ok(4, base + " --replica-rule round-robin", "rr.json");
+  json sn = run_ok(4, base + " --replica-rule same-node", "sn.json");
+  expect_verified(sn);
+  EXPECT_LT(sn["runs"][0]["summary"]["inter_node_bytes"].get<int64_t>(),
+            rr["runs"][0]["summary"]["inter_node_bytes"].get<int64_t>());
+}
+
+TEST_F(RunMpi, TraceReplay) {
+  std::string header = "step,layer";
+  for (int e = 0; e < 16; ++e) header += ",e" + std::to_string(e);
+  std::string rows;
+  for (int step = 0; step < 3; ++step) {
+    rows += std::to_string(step) + ",*";
+    for (int e = 0; e < 16; ++e) rows += "," + std::to_string(e == step ? 200 : 10 + e);
+    rows += "\n";
+  }
+  const std::string trace = write("trace.csv", header + "\n" + rows);
+  json doc = run_ok(2, kTiny + " --trace " + trace);
+  expect_verified(doc);
+  EXPECT_EQ(doc["scenario"]["trace"], trace);
+}
+
+TEST_F(RunMpi, PeriodicRebalancingUnderDrift) {
+  json doc = run_ok(2, kTiny + " --steps 6 --rebalance-every 2 --window 2 --drift 3 "
+                               "--policies eplb");
+  expect_verified(doc);
+  EXPECT_EQ(doc["runs"][0]["summary"]["migration"]["events"], 3);
+}
+
+TEST_F(RunMpi, BadInputUnknownPreset) { expect_bad_input(2, "--preset gpt5", "unknown preset"); }
+TEST_F(RunMpi, BadInputUnknownDistribution) {
+  expect_bad_input(2, kTiny + " --skew magic:3", "magic");
+}
+TEST_F(RunMpi, BadInputTopKAboveExperts) {
+  expect_bad_input(2, kTiny + " --top-k 17", "exceeds the number of experts");
+}
+TEST_F(RunMpi, BadInputTopkGroupAboveGroups) {
+  expect_bad_input(2, kTiny + " --topk-groups 5", "exceeds the number of groups");
+}
+TEST_F(RunMpi, BadInputExpertsNotDivisibleByRanks) {
+  expect_bad_input(4, kTiny + " --experts 6 --groups 2 --topk-groups 1 --policies none",
+                   "not divisible by 4 ranks");
+}
+TEST_F(RunMpi, BadInputReplicasNotMultipleOfRanks) {
+  expect_bad_input(4, kTiny + " --policies eplb --redundant-experts 1",
+                   "not a multiple of 4 ranks");
+}
+TEST_F(RunMpi, BadInputMalformedTrace) {
+  expect_bad_input(2, kTiny + " --trace " + write("bad.csv", "step,layer,e0\n0,*,x\n"),
+                   "bad.csv");
+}
+TEST_F(RunMpi, BadInputMalformedScenario) {
+  expect_bad_input(2, "--scenario " + write("s.json", "{\"tokens_per_rank\": "),
+                   "malformed JSON");
+}
+TEST_F(RunMpi, BadInputUnknownScenarioField) {
+  expect_bad_input(2, "--scenario " + write("s.json", "{\"tokens\": 5}"),
+                   "unknown scenario field");
+}
+
+}  // namespace
