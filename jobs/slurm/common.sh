@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared body of the jobs/*.sbatch scripts (sourced, not run): finds the repository and the
 # epbench binary, loads modules, picks the results folder, sets per-rank environment, and
 # launches `epbench run` with srun or mpirun so that a cancellation or time-limit signal stops
@@ -72,7 +73,7 @@ epbench_setup() {
   fi
 
   epbench_log "job ${SLURM_JOB_ID} (${SLURM_JOB_NAME:-}) on cluster ${epbench_cluster}: ${epbench_nodes} node(s) x ${epbench_ppn} task(s), nodes ${SLURM_JOB_NODELIST:-?}"
-  epbench_log "binary ${epbench_bin}, launch ${epbench_launch}, preset ${epbench_preset}, backend ${epbench_backend}, comm ${epbench_comm}"
+  epbench_log "binary ${epbench_bin}, launch ${epbench_launch}, default preset ${epbench_preset}, backend ${epbench_backend}, comm ${epbench_comm}"
 }
 
 # True when all nodes of the job have the same NodeHostname (emulated nodes on one machine).
@@ -81,6 +82,14 @@ epbench_nodes_share_host() {
   hosts=$(scontrol show node -o "${SLURM_JOB_NODELIST:-}" 2>/dev/null |
     grep -o 'NodeHostName=[^ ]*' | sort -u | wc -l)
   [[ "$hosts" == 1 ]]
+}
+
+# epbench_has_option NAME ARGS...: is NAME (or NAME=value) among ARGS?
+epbench_has_option() {
+  local name=$1 a
+  shift
+  for a in "$@"; do [[ "$a" == "$name" || "$a" == "$name="* ]] && return 0; done
+  return 1
 }
 
 # The current launcher (srun/mpirun) pid, and what a signal to the batch shell does with it:
@@ -116,9 +125,14 @@ epbench_launch_run() {
     # shellcheck disable=SC2206
     cmd+=(${EPBENCH_MPIRUN_ARGS:-})
   fi
-  cmd+=("$epbench_bin" run --preset "$epbench_preset" --backend "$epbench_backend" --comm "$epbench_comm")
   # shellcheck disable=SC2206
-  cmd+=(${EPBENCH_ARGS:-} "$@")
+  local -a user=(${EPBENCH_ARGS:-} "$@")
+  cmd+=("$epbench_bin" run)
+  # The defaults, unless the user's options already name them.
+  epbench_has_option --preset "${user[@]}" || cmd+=(--preset "$epbench_preset")
+  epbench_has_option --backend "${user[@]}" || cmd+=(--backend "$epbench_backend")
+  epbench_has_option --comm "${user[@]}" || cmd+=(--comm "$epbench_comm")
+  cmd+=("${user[@]}")
   epbench_log "+ ${cmd[*]}"
   # In the background, so that a signal to the batch shell is handled at once (see above).
   "${cmd[@]}" &

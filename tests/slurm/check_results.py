@@ -5,9 +5,11 @@
       valid "epbench.results" v1 JSON; verify.wrong == 0 and tokens conserved in every run;
       context.rank_nodes spans N distinct nodes; context.slurm.job_id == ID;
       --inter-node: inter_node_bytes > 0 in every run.
-  check_results.py less-inter-node FILE_A FILE_B --policy P
-      the run of policy P in FILE_A moves fewer inter-node bytes than the one in FILE_B;
-      prints both and the policy_used of each.
+      --eplb-used P: the eplb run's policy_used is P (hierarchical needs the expert groups to
+      divide the node count the suite saw, so "global" proves it saw the Slurm nodes).
+  check_results.py same-node FILE [--max-ratio R]
+      with --replica-rule same-node, the eplb run (hot experts replicated onto other nodes)
+      moves fewer than R (default 0.95) times the inter-node bytes of the none run.
 Exit status 0 when every check passes, 1 otherwise (each failure on one line).
 """
 import argparse
@@ -60,6 +62,8 @@ def check_run(args):
             fail(f"{name}: tokens not conserved")
         if args.inter_node and not summary.get("inter_node_bytes", 0) > 0:
             fail(f"{name}: inter_node_bytes = {summary.get('inter_node_bytes')}, expected > 0")
+        if args.eplb_used and run.get("policy") == "eplb" and run.get("policy_used") != args.eplb_used:
+            fail(f"{name}: eplb policy_used is {run.get('policy_used')!r}, expected {args.eplb_used!r}")
 
 
 def find_policy(doc, path, policy):
@@ -70,23 +74,22 @@ def find_policy(doc, path, policy):
     return None
 
 
-def check_less_inter_node(args):
-    a, b = load(args.file_a), load(args.file_b)
-    if a is None or b is None:
+def check_same_node(args):
+    doc = load(args.file)
+    if doc is None:
         return
-    ra, rb = find_policy(a, args.file_a, args.policy), find_policy(b, args.file_b, args.policy)
-    if ra is None or rb is None:
+    base, eplb = find_policy(doc, args.file, "none"), find_policy(doc, args.file, "eplb")
+    if base is None or eplb is None:
         return
-    ia, ib = ra["summary"]["inter_node_bytes"], rb["summary"]["inter_node_bytes"]
-    print(f"{args.policy}: {ra.get('policy_used')} {ia} inter-node bytes vs "
-          f"{rb.get('policy_used')} {ib}")
-    if args.expect_a and ra.get("policy_used") != args.expect_a:
-        fail(f"{args.file_a}: policy_used {ra.get('policy_used')!r}, expected {args.expect_a!r}")
-    if args.expect_b and rb.get("policy_used") != args.expect_b:
-        fail(f"{args.file_b}: policy_used {rb.get('policy_used')!r}, expected {args.expect_b!r}")
-    if not ia < ib:
-        fail(f"inter-node bytes not reduced: {ra.get('policy_used')} {ia} >= "
-             f"{rb.get('policy_used')} {ib}")
+    rule = doc.get("scenario", {}).get("replica_rule")
+    if rule != "same-node":
+        fail(f"{args.file}: scenario.replica_rule is {rule!r}, expected 'same-node'")
+    ib, ie = base["summary"]["inter_node_bytes"], eplb["summary"]["inter_node_bytes"]
+    print(f"inter-node bytes: none {ib}, eplb ({eplb.get('policy_used')}, same-node) {ie}, "
+          f"ratio {ie / ib if ib else float('nan'):.3f} (must be < {args.max_ratio})")
+    if not (ib > 0 and ie < args.max_ratio * ib):
+        fail(f"{args.file}: eplb with same-node replicas does not cut inter-node bytes: "
+             f"{ie} vs none {ib} (ratio must be < {args.max_ratio})")
 
 
 def main():
@@ -97,14 +100,12 @@ def main():
     r.add_argument("--nodes", type=int)
     r.add_argument("--job-id")
     r.add_argument("--inter-node", action="store_true")
-    c = sub.add_parser("less-inter-node")
-    c.add_argument("file_a")
-    c.add_argument("file_b")
-    c.add_argument("--policy", default="eplb")
-    c.add_argument("--expect-a")
-    c.add_argument("--expect-b")
+    r.add_argument("--eplb-used")
+    c = sub.add_parser("same-node")
+    c.add_argument("file")
+    c.add_argument("--max-ratio", type=float, default=0.95)
     args = p.parse_args()
-    (check_run if args.cmd == "run" else check_less_inter_node)(args)
+    (check_run if args.cmd == "run" else check_same_node)(args)
     for f in failures:
         print("FAIL " + f)
     return 1 if failures else 0
