@@ -14,7 +14,8 @@
 #   EPBENCH_CLUSTER       results/<cluster>/… name (default: SLURM_CLUSTER_NAME, else "local")
 #   EPBENCH_RESULTS_ROOT  results root (default: $EPBENCH_ROOT/results)
 #   EPBENCH_MODULES       modules to `module load` first, e.g. "openmpi cuda nccl"
-#   EPBENCH_GPU_BIND      srun --gpu-bind value, e.g. closest (default: Slurm's, one GPU per task)
+#   EPBENCH_GPU_BIND      srun --gpu-bind value (GPU jobs default: none = all node GPUs visible,
+#                         the suite uses the GPU of its local rank; per_task:1 / closest isolate)
 #   EPBENCH_MPI_BTL       OMPI_MCA_btl value (default: self,tcp only on emulated nodes)
 #   EPBENCH_SRUN_ARGS, EPBENCH_MPIRUN_ARGS   extra launcher options (word-split)
 
@@ -116,7 +117,11 @@ epbench_launch_run() {
   if [[ "$epbench_launch" == srun ]]; then
     cmd=(srun --mpi=pmix --kill-on-bad-exit=1 --nodes="$nodes" --ntasks=$((nodes * ppn))
          --ntasks-per-node="$ppn")
-    [[ -n "${EPBENCH_GPU_BIND:-}" ]] && cmd+=(--gpu-bind="$EPBENCH_GPU_BIND")
+    # GPU jobs: by default every task sees all GPUs of its node and the suite takes the GPU of
+    # its local rank (Slurm's per-task default would show each task one GPU, numbered 0).
+    local bind=${EPBENCH_GPU_BIND:-}
+    [[ -z "$bind" && "$epbench_kind" == GPU ]] && bind=none
+    [[ -n "$bind" ]] && cmd+=(--gpu-bind="$bind")
     # shellcheck disable=SC2206
     cmd+=(${EPBENCH_SRUN_ARGS:-})
   else

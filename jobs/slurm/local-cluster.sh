@@ -4,7 +4,7 @@
 # 127.0.0.1, auth/none, in a state folder of their own, on non-default ports so a system Slurm
 # is never touched. Installs the Slurm packages when missing (cmake/install-deps.sh --with-slurm).
 #
-#   jobs/slurm/local-cluster.sh start  [--dir DIR] [--nodes N] [--cpus C] [--ctld-port P] [--node-port P]
+#   jobs/slurm/local-cluster.sh start  [--dir DIR] [--nodes N] [--cpus C] [--gpus G] [--ctld-port P] [--node-port P]
 #   jobs/slurm/local-cluster.sh stop   [--dir DIR]
 #   jobs/slurm/local-cluster.sh status [--dir DIR]
 #   jobs/slurm/local-cluster.sh env    [--dir DIR]     # prints `export SLURM_CONF=…`
@@ -18,7 +18,8 @@
 # Defaults (flags override the environment): DIR=$EPBENCH_SLURM_DIR or /tmp/epbench-slurm-$UID,
 # N=$EPBENCH_SLURM_NODES or 4, C (CPUs each node claims; like an 8-GPU node, may exceed the
 # machine's cores: jobs then need --overcommit) = $EPBENCH_SLURM_CPUS or max(nproc, 8), slurmctld port
-# $EPBENCH_SLURM_CTLD_PORT or 16817, node ports from $EPBENCH_SLURM_NODE_PORT or 17001 on.
+# $EPBENCH_SLURM_CTLD_PORT or 16817, G emulated GPUs per node (GRES backed by placeholder files,
+# so GPU job scripts can be scheduled; no real device) = $EPBENCH_SLURM_GPUS or 0, node ports from $EPBENCH_SLURM_NODE_PORT or 17001 on.
 # When the default ports are taken (another local cluster), it moves both up by 100 until free;
 # ports given explicitly must be free. Emulated nodes share one hostname: jobs must take node
 # identity from SLURM_NODEID, and MPI across them needs OMPI_MCA_btl=self,tcp (the sbatch
@@ -42,11 +43,13 @@ cpus=${EPBENCH_SLURM_CPUS:-$((ncores > 8 ? ncores : 8))}
 ctld_port=${EPBENCH_SLURM_CTLD_PORT:-}
 node_port=${EPBENCH_SLURM_NODE_PORT:-}
 start_timeout=${EPBENCH_SLURM_START_TIMEOUT:-30}
+gpus=${EPBENCH_SLURM_GPUS:-0}
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dir) dir=$2; shift 2 ;;
     --nodes) nodes=$2; shift 2 ;;
     --cpus) cpus=$2; shift 2 ;;
+    --gpus) gpus=$2; shift 2 ;;
     --ctld-port) ctld_port=$2; shift 2 ;;
     --node-port) node_port=$2; shift 2 ;;
     *) die "unknown argument '$1'" ;;
@@ -213,6 +216,13 @@ case "$cmd" in
     rm -rf "$dir/state" "$dir"/spool-* "$dir"/tmp-* "$dir/log" "$pidfile"
     mkdir -p "$dir/state" "$dir/log"
     for ((i = 1; i <= nodes; i++)); do mkdir -p "$dir/spool-n$i" "$dir/tmp-n$i"; done
+    gres_types='' node_gres=''
+    if ((gpus > 0)); then
+      mkdir -p "$dir/dev"
+      for ((g = 0; g < gpus; g++)); do : >"$dir/dev/gpu$g"; done
+      echo "Name=gpu File=$dir/dev/gpu[0-$((gpus - 1))]" >"$dir/gres.conf"
+      gres_types=GresTypes=gpu node_gres=Gres=gpu:$gpus
+    fi
     sed -e "s|@CLUSTER@|${EPBENCH_SLURM_CLUSTER:-epbench}|g" \
         -e "s|@CTLD_PORT@|$ctld_port|g" \
         -e "s|@USER@|$(id -un)|g" \
@@ -222,6 +232,8 @@ case "$cmd" in
         -e "s|@NODE_PORT_FIRST@|$node_port|g" \
         -e "s|@NODE_PORT_LAST@|$((node_port + nodes - 1))|g" \
         -e "s|@CPUS@|$cpus|g" \
+        -e "s|@GRES_TYPES@|$gres_types|g" \
+        -e "s|@NODE_GRES@|$node_gres|g" \
         -e "s|@PARTITION@|debug|g" \
         "$here/slurm.conf.in" >"$conf"
     print_env >"$dir/env.sh"
