@@ -235,7 +235,8 @@ def plot_phases(docs, outdir, made):
         ax.set_xticklabels(labels, fontsize=7)
         ax.set_ylabel("median time per layer step (µs, max over ranks)")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        ax.set_title(f"Phase breakdown: {hw}", fontsize=10)
+        ax.set_title(f"Phase breakdown: {hw}\n(stacked phase medians; their sum can differ from "
+                     "the median of the total)", fontsize=10)
         save(fig, outdir, f"phases_{slug(hw)}", made)
 
 
