@@ -1,0 +1,52 @@
+// Device-resident layer step for `epbench run --backend cuda --comm nccl`: the same four timed
+// phases and the same results as LayerStepper (layer_step.hpp), with the token rows kept on the
+// GPU and moved by NCCL:
+//   layout   host dispatch plan (same replica rules), row map to the device, permute_tokens into
+//            the per-destination bf16 send buffer, MPI_Alltoall of the per-(rank, slot) counts
+//   dispatch NcclComm::all_to_allv of the rows (bytes) + bounded wait
+//   ffn      regroup by local slot (permute_tokens, k = 1), CudaGroupedFfn::forward_device,
+//            ungroup (permute_tokens, k = 1)
+//   combine  all_to_allv back + unpermute_combine with the gate weights (fp32 sum, bf16 out)
+// Each phase starts after an untimed MPI_Barrier and is timed with CUDA events on the engine's
+// stream, from the barrier to the completion of its GPU work (host work inside a phase, such as
+// the plan and the count exchange, is included). Not timed: staging the caller's host inputs
+// onto the device (hidden states as bf16, gate weights) before the layout phase, and copying the
+// combined output back to the host for verification after the combine phase; in a GPU-resident
+// model both already live on the device. No CUDA or NCCL header here.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "suite/layer_step.hpp"
+
+namespace epbench {
+
+class NcclLayerEngine final : public LayerEngine {
+ public:
+  static constexpr std::chrono::milliseconds kDefaultTimeout{std::chrono::minutes(5)};
+
+  // Collective over MPI_COMM_WORLD: makes `device` current (< 0: keep the current one), creates
+  // the stream, rank 0 creates the NCCL unique id, MPI_Bcast, NcclComm on every rank. Every NCCL
+  // wait is bounded by `timeout` (then the communicator is aborted and run() throws).
+  NcclLayerEngine(const comm::Topology& topology, int hidden, ReplicaRule rule, int device,
+                  std::chrono::milliseconds timeout = kDefaultTimeout);
+  ~NcclLayerEngine() override;
+  NcclLayerEngine(const NcclLayerEngine&) = delete;
+  NcclLayerEngine& operator=(const NcclLayerEngine&) = delete;
+
+  std::string name() const override { return "nccl"; }
+  // `ffn` must be a kernels::cuda::CudaGroupedFfn on the engine's device (std::logic_error else).
+  void run(const LayerStepInput& in, kernels::GroupedFfn& ffn, LayerStepOutput& out) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The factory make_layer_engine("nccl", ...) calls (layer_engine.cpp).
+std::unique_ptr<LayerEngine> make_nccl_layer_engine(const comm::Topology& topology, int hidden,
+                                                    ReplicaRule rule, int device);
+
+}  // namespace epbench
