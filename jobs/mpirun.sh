@@ -55,6 +55,9 @@ cmd=("${MPIRUN:-mpirun}" -np "$np")
 cmd+=(${EPBENCH_MPIRUN_ARGS:-})
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+# One machine: Open MPI's TCP traffic (runtime and, with --btl tcp, data) stays on loopback.
+export OMPI_MCA_btl_tcp_if_include=${OMPI_MCA_btl_tcp_if_include:-lo}
+export OMPI_MCA_oob_tcp_if_include=${OMPI_MCA_oob_tcp_if_include:-lo}
 cmd+=("$bin" run)
 # Emulated nodes: only when the caller did not set --ranks-per-node among the epbench options.
 if [[ -n "$rpn" && " $* " != *" --ranks-per-node "* && " $* " != *" --ranks-per-node="* ]]; then

@@ -44,6 +44,17 @@ std::string backend_unusable_reason(const std::string& backend) {
   return {};
 }
 
+int resolve_device([[maybe_unused]] const std::string& backend, int requested, int local_rank) {
+  const int wanted = requested >= 0 ? requested : local_rank;
+#ifdef EPBENCH_HAVE_CUDA
+  if (backend == "cuda") {
+    const int count = cuda::cuda_device_count();
+    return count > 0 ? wanted % count : 0;
+  }
+#endif
+  return requested >= 0 ? wanted : 0;
+}
+
 std::unique_ptr<GroupedFfn> make_grouped_ffn(const std::string& backend, FfnShape shape,
                                              int num_layers, int num_slots,
                                              [[maybe_unused]] int device) {

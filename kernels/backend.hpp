@@ -24,6 +24,11 @@ std::vector<std::string> available_backends();
 // no usable device, as on build machines and CI).
 std::string backend_unusable_reason(const std::string& backend);
 
+// The device ordinal a rank uses: `requested` when >= 0, else its local rank, modulo the devices
+// it can see (so per-task GPU binding, where each task sees one device, works too). 0 for host
+// backends.
+int resolve_device(const std::string& backend, int requested, int local_rank);
+
 // Creates the grouped FFN of one rank. `backend` is "kokkos" or "cuda"; `device` is the CUDA
 // device ordinal (the Kokkos backend runs on the device Kokkos was initialized with).
 // Throws std::invalid_argument for an unknown or not-built backend or a non-positive size, and

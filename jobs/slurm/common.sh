@@ -69,8 +69,13 @@ epbench_setup() {
   if [[ -n "${EPBENCH_MPI_BTL:-}" ]]; then
     export OMPI_MCA_btl=$EPBENCH_MPI_BTL
   elif ((epbench_nodes > 1)) && epbench_nodes_share_host; then
-    epbench_log "nodes of this job share one host (emulated nodes): OMPI_MCA_btl=self,tcp"
+    epbench_log "nodes of this job share one host (emulated nodes): OMPI_MCA_btl=self,tcp over lo"
     export OMPI_MCA_btl=self,tcp
+  fi
+  # Emulated nodes live on one host: keep Open MPI's TCP traffic on the loopback interface.
+  if ((epbench_nodes > 1)) && epbench_nodes_share_host; then
+    export OMPI_MCA_btl_tcp_if_include=${OMPI_MCA_btl_tcp_if_include:-lo}
+    export OMPI_MCA_oob_tcp_if_include=${OMPI_MCA_oob_tcp_if_include:-lo}
   fi
 
   epbench_log "job ${SLURM_JOB_ID} (${SLURM_JOB_NAME:-}) on cluster ${epbench_cluster}: ${epbench_nodes} node(s) x ${epbench_ppn} task(s), nodes ${SLURM_JOB_NODELIST:-?}"

@@ -155,6 +155,7 @@ void run_suite(RunOptions& opt) {
   });
   agreed([&] {
     s.validate_for(topo.num_ranks);
+    s.num_redundant_experts = s.redundant_experts_for(topo.num_ranks);  // resolved in results
     const std::string unusable = kernels::backend_unusable_reason(s.backend);
     require_input(unusable.empty(), unusable);
     check_memory(s, topo);
@@ -167,7 +168,7 @@ void run_suite(RunOptions& opt) {
   });
   if (!std::getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(1);
   kernels::RuntimeScope runtime;
-  const int device = opt.device >= 0 ? opt.device : topo.local_rank;
+  const int device = kernels::resolve_device(s.backend, opt.device, topo.local_rank);
 
   nlohmann::json doc = {{"schema", "epbench.results"}, {"schema_version", 1}};
   if (topo.rank == 0) doc["runs"] = nlohmann::json::array();
@@ -176,7 +177,7 @@ void run_suite(RunOptions& opt) {
     if (topo.rank == 0) doc["runs"].push_back(std::move(run));
   }
   nlohmann::json context =
-      make_context(opt.argv, {EPBENCH_VERSION, EPBENCH_GIT_HASH}, topo, s.backend, s.comm);
+      make_context(opt.argv, {EPBENCH_VERSION, EPBENCH_GIT_HASH}, topo, s.backend, s.comm, device);
   if (topo.rank != 0) return;
   doc["context"] = std::move(context);
   doc["scenario"] = s.to_json();

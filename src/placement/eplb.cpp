@@ -202,9 +202,9 @@ void EplbProblem::validate() const {
   }
 }
 
-EplbResult rebalance_experts(const EplbProblem& problem) {
+EplbResult rebalance_experts(const EplbProblem& problem, bool force_global) {
   problem.validate();
-  const bool hier = problem.hierarchical();
+  const bool hier = problem.hierarchical() && !force_global;
   const int groups = hier ? problem.num_groups : 1;
   const int nodes = hier ? problem.num_nodes : 1;
   const int L = problem.num_layers, E = problem.num_experts, R = problem.num_replicas;

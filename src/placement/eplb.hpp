@@ -38,6 +38,8 @@ struct EplbResult {
   std::string policy_used;  // "hierarchical" or "global"
 };
 
-EplbResult rebalance_experts(const EplbProblem& problem);
+// force_global: the global policy even when groups divide over nodes (the reference's
+// rebalance_experts_hierarchical(weight, R, 1, 1, num_gpus)), for comparisons.
+EplbResult rebalance_experts(const EplbProblem& problem, bool force_global = false);
 
 }  // namespace epbench

@@ -36,6 +36,11 @@ const std::vector<PlacementPolicy>& placement_policies() {
          EplbResult r = rebalance_experts(p);
          return PolicyResult{std::move(r.placement), r.policy_used};
        }},
+      {"eplb-global", "EPLB's global policy even where groups divide over nodes (for comparison)",
+       [](const EplbProblem& p) {
+         EplbResult r = rebalance_experts(p, /*force_global=*/true);
+         return PolicyResult{std::move(r.placement), r.policy_used};
+       }},
   };
   return policies;
 }

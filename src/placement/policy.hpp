@@ -3,6 +3,7 @@
 //   none : logical experts contiguous on GPUs, no replicas (slot p holds expert p); needs
 //          num_replicas == num_experts and experts divisible by GPUs. The baseline.
 //   eplb : DeepSeek's EPLB, exact (hierarchical or global as the reference chooses).
+//   eplb-global : EPLB's global policy even where groups divide over nodes.
 #pragma once
 
 #include <functional>

@@ -10,6 +10,9 @@
 #include <set>
 
 #include "backend.hpp"
+#ifdef EPBENCH_SUITE_HAVE_GPU
+#include "suite/nccl/gpu_context.hpp"
+#endif
 
 extern "C" char* openblas_get_config();
 
@@ -60,7 +63,7 @@ nlohmann::json slurm_context() {
 
 nlohmann::json make_context(const std::vector<std::string>& argv, const BuildInfo& build,
                             const comm::Topology& topo, const std::string& backend,
-                            const std::string& comm) {
+                            const std::string& comm, [[maybe_unused]] int device) {
   std::set<std::string> hosts(topo.rank_hosts.begin(), topo.rank_hosts.end());
   const std::string kokkos = kernels::kokkos_version_string();
   nlohmann::json ctx = {
@@ -90,6 +93,17 @@ nlohmann::json make_context(const std::vector<std::string>& argv, const BuildInf
       {"time_reduction",
        "per (step, layer) sample: max over ranks of each phase; then median and p99 over the "
        "measured samples (steps x layers)"}};
+#ifdef EPBENCH_SUITE_HAVE_GPU
+  if (backend == "cuda") {
+    const nlohmann::json gpu = gpu_context_json(device);
+    const std::string model = gpu.value("gpu_model", nlohmann::json()).is_string()
+                                  ? gpu["gpu_model"].get<std::string>()
+                                  : std::string("unknown");
+    ctx["gpu_models"] = comm::allgather_strings(model);  // one per rank
+    ctx["cuda_version"] = gpu.value("cuda_version", nlohmann::json());
+    ctx["nccl_version"] = gpu.value("nccl_version", nlohmann::json());
+  }
+#endif
   return ctx;
 }
 

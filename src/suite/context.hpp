@@ -17,7 +17,7 @@ struct BuildInfo {
 // Collective (gathers GPU models per rank when the CUDA backend is used).
 nlohmann::json make_context(const std::vector<std::string>& argv, const BuildInfo& build,
                             const comm::Topology& topo, const std::string& backend,
-                            const std::string& comm);
+                            const std::string& comm, int device);
 
 std::string utc_timestamp(const char* format);  // e.g. "%Y%m%dT%H%M%SZ"
 

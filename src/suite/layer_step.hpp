@@ -35,6 +35,9 @@ struct LayerStepOutput {
   PhaseSeconds seconds;                 // gate is filled by the caller
   int64_t rows_sent = 0, rows_received = 0;
   std::vector<int64_t> send_rows;       // rows to each rank (self included)
+  // Rows a node-deduplicating dispatch would send off-node: per token, the number of distinct
+  // other nodes among its destinations (each token crosses to a node once, then fans out).
+  int64_t inter_node_rows_dedup = 0;
   std::vector<float> combined;          // [T][H] layer output at the home rank
 };
 

@@ -29,6 +29,7 @@ void RunSamples::add(int layer_index, const LayerStepOutput& out, const comm::To
   bytes_sent_all.push_back(all);
   intra_bytes.push_back(intra);
   inter_bytes.push_back(inter);
+  inter_dedup_bytes.push_back(out.inter_node_rows_dedup * row_bytes);
   send_rows.push_back(out.send_rows);
 }
 
@@ -67,14 +68,21 @@ nlohmann::json summarize_run(const RunSamples& smp, const comm::Topology& topo,
   std::vector<int64_t> rows_all(size_t(R) * n);
   CHECK_MPI(MPI_Gather(smp.rows_received.data(), n, MPI_INT64_T, rows_all.data(), n, MPI_INT64_T,
                        0, MPI_COMM_WORLD));
-  std::vector<int64_t> intra(n), inter(n), max_bytes(n);
+  std::vector<int64_t> intra(n), inter(n), inter_dedup(n), max_bytes(n);
+  CHECK_MPI(MPI_Reduce(smp.inter_dedup_bytes.data(), inter_dedup.data(), n, MPI_INT64_T, MPI_SUM, 0,
+                       MPI_COMM_WORLD));
   CHECK_MPI(MPI_Reduce(smp.intra_bytes.data(), intra.data(), n, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD));
   CHECK_MPI(MPI_Reduce(smp.inter_bytes.data(), inter.data(), n, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD));
   CHECK_MPI(MPI_Reduce(smp.bytes_sent_all.data(), max_bytes.data(), n, MPI_INT64_T, MPI_MAX, 0,
                        MPI_COMM_WORLD));
-  // Per-rank medians and means.
-  std::array<std::vector<double>, 6> rank_median;
+  // Per-rank raw samples (us), medians and means.
+  std::array<std::vector<double>, 6> rank_median, rank_raw;
   for (int p = 0; p < 6; ++p) {
+    std::vector<double> mine_us(smp.seconds[p]);
+    for (double& x : mine_us) x *= 1e6;
+    rank_raw[p].resize(size_t(R) * n);
+    CHECK_MPI(MPI_Gather(mine_us.data(), n, MPI_DOUBLE, rank_raw[p].data(), n, MPI_DOUBLE, 0,
+                         MPI_COMM_WORLD));
     double med = percentile(smp.seconds[p], 50.0) * 1e6;
     rank_median[p].resize(R);
     CHECK_MPI(MPI_Gather(&med, 1, MPI_DOUBLE, rank_median[p].data(), 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
@@ -128,10 +136,15 @@ nlohmann::json summarize_run(const RunSamples& smp, const comm::Topology& topo,
                       {"tokens_per_rank", tokens_int}, {"phases_us", phases}});
   }
 
-  nlohmann::json phases, rank_phases;
+  nlohmann::json phases, rank_phases, rank_samples;
   for (int p = 0; p < 6; ++p) {
     phases[kPhaseNames[p]] = stats_json(max_s[p]);
     rank_phases[kPhaseNames[p]] = rank_median[p];
+    nlohmann::json per = nlohmann::json::array();
+    for (int r = 0; r < R; ++r)
+      per.push_back(std::vector<double>(rank_raw[p].begin() + size_t(r) * n,
+                                        rank_raw[p].begin() + size_t(r + 1) * n));
+    rank_samples[kPhaseNames[p]] = std::move(per);
   }
   const double total_med_s = percentile(max_s[5], 50.0);
   const double dispatch_med_s = percentile(max_s[2], 50.0);
@@ -157,6 +170,7 @@ nlohmann::json summarize_run(const RunSamples& smp, const comm::Topology& topo,
       {"dispatch_busbw_GBps", algbw * (R - 1) / R},
       {"intra_node_bytes", std::llround(mean_of(intra))},
       {"inter_node_bytes", std::llround(mean_of(inter))},
+      {"inter_node_bytes_node_dedup", std::llround(mean_of(inter_dedup))},
       {"migration",
        {{"events", smp.migration_events}, {"bytes", smp.migration.bytes},
         {"inter_node_bytes", smp.migration.inter_node_bytes},
@@ -178,7 +192,8 @@ nlohmann::json summarize_run(const RunSamples& smp, const comm::Topology& topo,
   return {{"summary", summary},
           {"layers", layers},
           {"per_rank",
-           {{"phase_us_median", rank_phases}, {"tokens_received", tokens_received},
+           {{"phase_us_median", rank_phases}, {"phase_us_samples", rank_samples},
+            {"sample_layers", smp.layer}, {"tokens_received", tokens_received},
             {"send_bytes", send_bytes}}}};
 }
 

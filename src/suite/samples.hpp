@@ -28,6 +28,7 @@ struct RunSamples {
   std::vector<int64_t> bytes_sent;              // per sample, self excluded
   std::vector<int64_t> bytes_sent_all;          // per sample, self included
   std::vector<int64_t> intra_bytes, inter_bytes;  // per sample
+  std::vector<int64_t> inter_dedup_bytes;          // per sample, node-deduplicated
   std::vector<std::vector<int64_t>> send_rows;  // per sample, per destination rank
   int64_t total_rows_sent = 0, total_rows_received = 0;  // every step, warm-up included
   VerifyCounts verify;

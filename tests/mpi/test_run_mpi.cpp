@@ -28,10 +28,16 @@ class RunMpi : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Runs epbench under mpirun; a hang is turned into a failure by `timeout`.
+  // Runs epbench under mpirun; a hang is turned into a failure by `timeout`. Root needs the
+  // two OMPI_ALLOW variables; more ranks than cores need oversubscription; Open MPI's TCP
+  // traffic stays on the loopback interface.
   epbench::testing::ProcessResult mpirun(int np, const std::string& args) {
-    return run_process("timeout 120 " MPIEXEC " " MPIEXEC_FLAGS " -np " + std::to_string(np) +
-                       " " EPBENCH_BINARY " run " + args);
+    return run_process(
+        "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 "
+        "OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo "
+        "OMPI_MCA_rmaps_base_oversubscribe=1 "
+        "timeout 120 " MPIEXEC " " MPIEXEC_FLAGS " -np " + std::to_string(np) +
+        " " EPBENCH_BINARY " run " + args);
   }
   json run_ok(int np, const std::string& args, const std::string& name = "out.json") {
     const std::string out = (dir_ / name).string();
@@ -135,6 +141,21 @@ TEST_F(RunMpi, SameNodeRuleCutsInterNodeTraffic) {
   expect_verified(sn);
   EXPECT_LT(sn["runs"][0]["summary"]["inter_node_bytes"].get<int64_t>(),
             rr["runs"][0]["summary"]["inter_node_bytes"].get<int64_t>());
+}
+
+TEST_F(RunMpi, HierarchicalEplbKeepsTokensOnFewerNodes) {
+  // 4 emulated nodes, 4 groups, each token limited to 1 group: hierarchical EPLB puts each group
+  // on one node, so a token crosses to at most one node; the global policy spreads them.
+  json doc = run_ok(4, kTiny + " --ranks-per-node 1 --groups 4 --topk-groups 1 "
+                               "--policies eplb,eplb-global --redundant-experts 4");
+  expect_verified(doc);
+  ASSERT_EQ(doc["runs"].size(), 2u);
+  EXPECT_EQ(doc["runs"][0]["policy_used"], "hierarchical");
+  EXPECT_EQ(doc["runs"][1]["policy_used"], "global");
+  const auto hier = doc["runs"][0]["summary"]["inter_node_bytes_node_dedup"].get<int64_t>();
+  const auto glob = doc["runs"][1]["summary"]["inter_node_bytes_node_dedup"].get<int64_t>();
+  EXPECT_GT(hier, 0);
+  EXPECT_LT(hier, glob);
 }
 
 TEST_F(RunMpi, TraceReplay) {

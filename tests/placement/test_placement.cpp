@@ -87,6 +87,20 @@ TEST(Eplb, HierarchicalKeepsGroupsOnOneNode) {
     }
 }
 
+TEST(Eplb, ForcedGlobalMatchesOneGroupOneNode) {
+  EplbProblem p = zipf_problem(2, 32, 48, 4, 2, 8, 9);
+  auto forced = epbench::find_policy("eplb-global").compute(p);
+  EXPECT_EQ(forced.policy_used, "global");
+  EplbProblem q = p;
+  q.num_groups = 1;
+  q.num_nodes = 1;
+  auto one = epbench::rebalance_experts(q);
+  for (int l = 0; l < 2; ++l)
+    for (int s = 0; s < 48; ++s)
+      EXPECT_EQ(forced.placement.phy2log(l, s), one.placement.phy2log(l, s));
+  EXPECT_EQ(forced.placement.num_nodes(), 2);
+}
+
 TEST(Eplb, GlobalWhenGroupsDoNotDivideNodes) {
   EplbProblem p = zipf_problem(2, 24, 36, 4, 3, 6, 5);
   EXPECT_EQ(epbench::rebalance_experts(p).policy_used, "global");
@@ -127,7 +141,7 @@ TEST(Policy, UnknownPolicyListsKnownOnes) {
     epbench::find_policy("magic");
     FAIL();
   } catch (const epbench::InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("none, eplb"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("none, eplb, eplb-global"), std::string::npos);
   }
 }
 

@@ -7,6 +7,9 @@
       --inter-node: inter_node_bytes > 0 in every run.
       --eplb-used P: the eplb run's policy_used is P (hierarchical needs the expert groups to
       divide the node count the suite saw, so "global" proves it saw the Slurm nodes).
+  check_results.py hierarchical FILE
+      runs of eplb (hierarchical) and eplb-global in one file: the hierarchical placement moves
+      fewer node-deduplicated inter-node bytes
   check_results.py same-node FILE [--max-ratio R]
       with --replica-rule same-node, the eplb run (hot experts replicated onto other nodes)
       moves fewer than R (default 0.95) times the inter-node bytes of the none run.
@@ -92,6 +95,25 @@ def check_same_node(args):
              f"{ie} vs none {ib} (ratio must be < {args.max_ratio})")
 
 
+def check_hierarchical(args):
+    """Hierarchical EPLB (groups packed to nodes) vs EPLB's global policy in the same run: with
+    group-limited routing a token's experts sit on fewer nodes, so a node-deduplicating dispatch
+    moves fewer inter-node bytes."""
+    doc = load(args.file)
+    if doc is None:
+        return
+    hier, glob = find_policy(doc, args.file, "eplb"), find_policy(doc, args.file, "eplb-global")
+    if hier is None or glob is None:
+        return
+    if hier.get("policy_used") != "hierarchical":
+        fail(f"{args.file}: eplb policy_used is {hier.get('policy_used')!r}, expected hierarchical")
+    key = "inter_node_bytes_node_dedup"
+    bh, bg = hier["summary"][key], glob["summary"][key]
+    print(f"node-deduplicated inter-node bytes: hierarchical {bh}, global {bg}")
+    if not (0 < bh < bg):
+        fail(f"{args.file}: hierarchical EPLB does not reduce inter-node bytes vs global: {bh} vs {bg}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -104,8 +126,10 @@ def main():
     c = sub.add_parser("same-node")
     c.add_argument("file")
     c.add_argument("--max-ratio", type=float, default=0.95)
+    h = sub.add_parser("hierarchical")
+    h.add_argument("file")
     args = p.parse_args()
-    (check_run if args.cmd == "run" else check_same_node)(args)
+    {"run": check_run, "same-node": check_same_node, "hierarchical": check_hierarchical}[args.cmd](args)
     for f in failures:
         print("FAIL " + f)
     return 1 if failures else 0

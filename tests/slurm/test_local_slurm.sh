@@ -14,12 +14,12 @@
 # experts) that must FAIL with exit code 2 and the suite's error in its output. Exit 77
 # (ctest: skipped) when Slurm is missing and cannot be installed (not root).
 #
-# Inter-node traffic check: the suite counts one row per (token, expert) copy, and a token's
-# origin is independent of where its experts live, so without replicas the inter-node share is
-# (nodes-1)/nodes for any placement; hierarchical EPLB (replicas inside the group's node) cannot
-# lower it. What lowers it is global EPLB replicating hot experts onto other nodes, with
-# same-node replica choice: the 2-group job's eplb run must move < 0.95x the inter-node bytes
-# of its none run (about 0.85 here; round-robin choice gives about 1.0, so the check can fail).
+# Inter-node traffic checks: (1) the 4-group job also runs eplb-global: with group-limited
+# routing (top-1 group) hierarchical EPLB keeps each token's experts on one node, so the
+# node-deduplicated inter-node bytes (each token sent once per remote node, as DeepEP's internode
+# dispatch does) must be lower than under the global policy. (2) Per-row traffic: global EPLB
+# replicating hot experts onto other nodes with same-node replica choice must move < 0.95x the
+# inter-node bytes of the none run (about 0.85 here; round-robin gives about 1.0).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -79,7 +79,7 @@ submit() {  # submit SBATCH_OPTIONS... SCRIPT [epbench options]: prints the job 
   (cd "$root" && sbatch --parsable --time=3 --output="$state/out/%x-%j.out" "$@")
 }
 job_single=$(submit -N 1 --ntasks-per-node=4 --overcommit jobs/single-node-cpu.sbatch "${tiny[@]}" --groups 4)
-job_hier=$(submit -N 4 --ntasks-per-node=1 --overcommit jobs/multi-node-cpu.sbatch "${tiny[@]}" --groups 4 --replica-rule same-node)
+job_hier=$(submit -N 4 --ntasks-per-node=1 --overcommit jobs/multi-node-cpu.sbatch "${tiny[@]}" --groups 4 --replica-rule same-node --policies none,eplb,eplb-global)
 job_global=$(submit -N 4 --ntasks-per-node=1 --overcommit jobs/multi-node-cpu.sbatch "${tiny[@]}" --groups 2 --replica-rule same-node)
 job_mpirun=$(EPBENCH_LAUNCH=mpirun submit -N 4 --ntasks-per-node=1 --overcommit jobs/multi-node-cpu.sbatch "${tiny[@]}" --groups 2 --replica-rule same-node)
 job_bad=$(submit -N 2 --ntasks-per-node=1 --overcommit jobs/multi-node-cpu.sbatch --preset small --experts 4 --top-k 8)
@@ -137,6 +137,8 @@ expect_ok() {
 
 expect_ok "$job_single" single-node 1
 expect_ok "$job_hier" "multi-node (4 groups)" 4 --eplb-used hierarchical
+[[ -n "$ok_file" ]] && { python3 "$here/check_results.py" hierarchical "$ok_file" ||
+  fail "hierarchical EPLB did not reduce inter-node bytes relative to global placement"; }
 expect_ok "$job_global" "multi-node (2 groups)" 4 --eplb-used global
 global_file=$ok_file
 expect_ok "$job_mpirun" "multi-node (2 groups, mpirun)" 4 --eplb-used global
