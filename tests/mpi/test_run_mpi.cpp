@@ -14,8 +14,8 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kTiny =
-    " --hidden 64 --ffn 128 --tokens-per-rank 64 --layers 2 --warmup 2 --steps 3";
+const std::string kTinyShape = " --hidden 64 --ffn 128 --tokens-per-rank 64 --layers 2 --warmup 2";
+const std::string kTiny = kTinyShape + " --steps 3";
 
 class RunMpi : public ::testing::Test {
  protected:
@@ -89,11 +89,11 @@ TEST_P(RunMpiNp, VerifiesAgainstDenseReferenceAndConservesTokens) {
   ASSERT_EQ(doc["runs"].size(), 2u);
   // Every rank verified all of its tokens on the first measured step of each layer.
   EXPECT_EQ(doc["runs"][0]["summary"]["verify"]["checked_tokens"], 64 * np * 2);
-  // Tokens received per rank add up to all routed (token, k) rows.
+  // Tokens received per rank (means over steps, rounded) add up to all routed (token, k) rows.
   for (const auto& layer : doc["runs"][0]["layers"]) {
     int64_t sum = 0;
     for (const auto& t : layer["tokens_per_rank"]) sum += t.get<int64_t>();
-    EXPECT_EQ(sum, 64 * np * 2);
+    EXPECT_NEAR(double(sum), 64.0 * np * 2, np / 2.0 + 0.5);
   }
 }
 INSTANTIATE_TEST_SUITE_P(Np, RunMpiNp, ::testing::Values(1, 2, 4));
@@ -134,8 +134,10 @@ TEST_F(RunMpi, EmulatedNodesCountInterNodeBytes) {
 }
 
 TEST_F(RunMpi, SameNodeRuleCutsInterNodeTraffic) {
+  // The global policy spreads replicas over nodes (hierarchical keeps them inside the group's
+  // node), so the replica rule has a choice to make.
   const std::string base = kTiny + " --ranks-per-node 2 --groups 4 --topk-groups 2 "
-                                   "--redundant-experts 16 --policies eplb";
+                                   "--redundant-experts 16 --policies eplb-global";
   json rr = run_ok(4, base + " --replica-rule round-robin", "rr.json");
   json sn = run_ok(4, base + " --replica-rule same-node", "sn.json");
   expect_verified(sn);
@@ -174,8 +176,8 @@ TEST_F(RunMpi, TraceReplay) {
 }
 
 TEST_F(RunMpi, PeriodicRebalancingUnderDrift) {
-  json doc = run_ok(2, kTiny + " --steps 6 --rebalance-every 2 --window 2 --drift 3 "
-                               "--policies eplb");
+  json doc = run_ok(2, kTinyShape + " --steps 6 --rebalance-every 2 --window 2 --drift 3 "
+                                    "--policies eplb");
   expect_verified(doc);
   EXPECT_EQ(doc["runs"][0]["summary"]["migration"]["events"], 3);
 }
