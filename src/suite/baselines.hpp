@@ -1,5 +1,6 @@
 // Baselines measured in the same run as the suite, so ratios compare like with like:
-//   raw MPI_Alltoallv replaying the exact byte matrices of the measured dispatches, and
+//   raw MPI_Alltoallv replaying the exact byte matrices of the measured dispatches (caches
+//   flushed before each sample, as the FFN phase leaves them before a real dispatch), and
 //   a plain OpenBLAS sgemm doing the FLOPs of this rank's expert FFN in three large GEMMs.
 #pragma once
 
