@@ -155,7 +155,6 @@ void run_suite(RunOptions& opt) {
   });
   agreed([&] {
     s.validate_for(topo.num_ranks);
-    s.num_redundant_experts = s.redundant_experts_for(topo.num_ranks);  // resolved in results
     const std::string unusable = kernels::backend_unusable_reason(s.backend);
     require_input(unusable.empty(), unusable);
     check_memory(s, topo);
