@@ -158,11 +158,12 @@ def grouped_bars(ax, categories, series, values, ylabel):
 
 
 def plot_balancedness(docs, outdir, made):
-    # Per model: groups = (skew, ranks), bars = policy; repeated runs are averaged.
+    # Per model: groups = (skew, ranks, nodes), bars = policy; repeated runs are averaged.
+    # Nodes matter: hierarchical EPLB replicates only within a node.
     groups = defaultdict(lambda: defaultdict(list))
     for d in docs:
         sc = d["scenario"]
-        category = (sc["skew"], d["context"]["num_ranks"])
+        category = (sc["skew"], d["context"]["num_ranks"], d["context"]["num_nodes"])
         for run in d["runs"]:
             groups[model_label(sc)][(category, run["policy"])].append(
                 run["summary"]["balancedness"])
@@ -171,11 +172,12 @@ def plot_balancedness(docs, outdir, made):
         policies = sorted({p for _, p in vals}, key=lambda p: (p != "none", p))
         if len(cats) * len(policies) < 2:
             continue
-        labels = [f"{skew}\n{ranks} rank{'s' if ranks > 1 else ''}" for skew, ranks in cats]
+        labels = [f"{skew}\n{ranks} rank{'s' if ranks > 1 else ''}, {nodes} node{'s' if nodes > 1 else ''}"
+                  for skew, ranks, nodes in cats]
         means = {(labels[cats.index(c)], p): statistics.mean(v) for (c, p), v in vals.items()}
         fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(cats) * len(policies) + 2), 4))
         grouped_bars(ax, labels, policies, means, "balancedness (mean / max tokens per rank)")
-        ax.set_xlabel("routing skew and ranks")
+        ax.set_xlabel("routing skew, ranks and nodes")
         ax.set_ylim(0, 1.12)
         ax.axhline(1, color="gray", lw=0.8, ls="--")
         ax.legend(title="policy", fontsize=8, loc="lower right")
