@@ -1,4 +1,5 @@
-# Records the git hash at configure time (and refreshes it on every build) for results files.
+# The git hash at configure time, for the configure summary. Binaries take theirs at build
+# time (cmake/WriteVersion.cmake).
 find_package(Git QUIET)
 set(EPBENCH_GIT_HASH "unknown")
 if(GIT_FOUND)

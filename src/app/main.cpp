@@ -8,12 +8,14 @@
 #include "app/plot_command.hpp"
 #include "app/run_command.hpp"
 #include "app/validate_command.hpp"
+#include "app/version.hpp"
 #include "common/error.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"epbench: Mixture-of-Experts expert-parallelism benchmark suite", "epbench"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "epbench " EPBENCH_VERSION " (" EPBENCH_GIT_HASH ")");
+  app.set_version_flag("--version", std::string("epbench ") + epbench::version_string() + " (" +
+                                        epbench::git_hash() + ")");
   epbench::add_place_command(app);
   epbench::add_run_command(app, std::vector<std::string>(argv, argv + argc));
   epbench::add_validate_command(app);

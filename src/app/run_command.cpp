@@ -1,6 +1,7 @@
 // `epbench run`; see run_command.hpp. Flow: flags -> scenario (preset, file, flags) -> MPI ->
 // agreed validation -> one run per policy -> rank 0 prints the tables and writes the results.
 #include "app/run_command.hpp"
+#include "app/version.hpp"
 
 #include <cblas.h>
 #include <unistd.h>
@@ -176,7 +177,7 @@ void run_suite(RunOptions& opt) {
     if (topo.rank == 0) doc["runs"].push_back(std::move(run));
   }
   nlohmann::json context =
-      make_context(opt.argv, {EPBENCH_VERSION, EPBENCH_GIT_HASH}, topo, s.backend, s.comm, device);
+      make_context(opt.argv, {version_string(), git_hash()}, topo, s.backend, s.comm, device);
   if (topo.rank != 0) return;
   doc["context"] = std::move(context);
   doc["scenario"] = s.to_json();

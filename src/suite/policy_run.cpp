@@ -1,6 +1,7 @@
 // One policy's run; see policy_run.hpp.
 #include "suite/policy_run.hpp"
 
+#include <algorithm>
 #include <deque>
 
 #include "backend.hpp"
@@ -38,6 +39,7 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
   RunSamples samples;
   samples.num_layers = L;
   std::deque<std::vector<int64_t>> history;  // per step: [layers][experts] local token counts
+  std::vector<int64_t> measured_counts(size_t(L) * E, 0);  // realized load, measured steps
   const int sample = s.verify_sample();
 
   auto do_step = [&](int step, bool measured, bool verify_now) {
@@ -58,6 +60,8 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
         samples.verify.add(verify_layer_output(s.seed, l, shape, hidden, ids, weights, K,
                                                out.combined, sample, kernels::kBf16OutputRelTol));
     }
+    if (measured)
+      for (size_t i = 0; i < counts.size(); ++i) measured_counts[i] += counts[i];
     history.push_back(std::move(counts));
     while (static_cast<int>(history.size()) > window) history.pop_front();
   };
@@ -118,11 +122,28 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
   base.ffn_gflops_per_rank = percentile(ffn_r, 50.0);
   base.sgemm_gflops_per_rank = percentile(sgemm_r, 50.0);
 
+  // Realized per-expert load (global (token, k) rows per step, mean over measured steps).
+  std::vector<int64_t> global_counts(measured_counts.size());
+  CHECK_MPI(MPI_Reduce(measured_counts.data(), global_counts.data(), int(global_counts.size()),
+                       MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD));
+
   const int64_t expected_rows =
       int64_t(T) * K * R * L * (int64_t(s.warmup_steps) + s.measured_steps);
   nlohmann::json run = summarize_run(samples, topo, T, K, shape.flops_per_token(), expected_rows,
                                      base);
   if (me != 0) return {};
+  double hottest_over_mean = 0;
+  for (int l = 0; l < L; ++l) {
+    std::vector<double> per_expert(E);
+    for (int e = 0; e < E; ++e)
+      per_expert[e] = double(global_counts[size_t(l) * E + e]) / s.measured_steps;
+    const double mean = double(T) * K * R / E;
+    const double hottest = *std::max_element(per_expert.begin(), per_expert.end());
+    hottest_over_mean = std::max(hottest_over_mean, hottest / mean);
+    run["layers"][l]["tokens_per_expert"] = per_expert;
+    run["layers"][l]["hottest_expert_over_mean"] = hottest / mean;
+  }
+  run["summary"]["hottest_expert_over_mean"] = hottest_over_mean;
   run["policy"] = policy_name;
   run["policy_used"] = current.policy_used;
   run["num_slots"] = num_slots;

@@ -38,6 +38,10 @@ void print_run_report(const nlohmann::json& doc, std::ostream& out) {
       << " measured steps, replica rule " << sc.at("replica_rule").get<std::string>() << "\n";
   out << "# times in us: per step the max over ranks, then median over steps x layers;"
          " bal = mean/max tokens per rank\n";
+  if (!doc.at("runs").empty())
+    out << "# realized routing: hottest expert " +
+               fmt_fixed(doc["runs"][0]["summary"].value("hottest_expert_over_mean", 0.0), 2) +
+               " x the mean expert load (max over layers)\n";
 
   Table t({"policy", "layer", "bal", "max/mean", "gate", "layout", "dispatch", "ffn", "combine",
            "total", "total_p99"});
