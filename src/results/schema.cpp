@@ -1,4 +1,4 @@
-// Results schema validator and loaders; see schema.hpp and results/SCHEMA.md. The checks follow
+// Results schema validator; see schema.hpp and results/SCHEMA.md. The checks follow
 // the document top-down; each names the field's path the way a reader would write it
 // (runs[1].layers[0].tokens_per_rank), so a bad file can be fixed without reading this code.
 #include "results/schema.hpp"
@@ -10,7 +10,6 @@
 #include <set>
 
 #include "common/error.hpp"
-#include "common/files.hpp"
 
 namespace epbench {
 namespace {
@@ -401,65 +400,6 @@ void validate_results(const nlohmann::json& doc, const std::string& source) {
     c.require(runs[i].is_object(), p, "expected an object, got " + describe(runs[i]));
     check_run(c, runs[i], p, shape);
   }
-}
-
-bool claims_results_schema(const nlohmann::json& doc) {
-  return doc.is_object() && doc.contains("schema") && doc["schema"] == kResultsSchemaName;
-}
-
-namespace {
-nlohmann::json parse_file(const std::filesystem::path& path) {
-  const std::string text = read_text_file(path);
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(path.string() + ": malformed JSON: " + e.what());
-  }
-}
-}  // namespace
-
-nlohmann::json load_results_file(const std::filesystem::path& path) {
-  nlohmann::json doc = parse_file(path);
-  validate_results(doc, path.string());
-  return doc;
-}
-
-std::vector<ResultsPath> expand_results_paths(const std::vector<std::string>& args) {
-  namespace fs = std::filesystem;
-  std::vector<ResultsPath> out;
-  for (const std::string& arg : args) {
-    const fs::path path(arg);
-    std::error_code ec;
-    if (!fs::exists(path, ec)) throw InputError("cannot read " + arg + ": no such file or folder");
-    if (!fs::is_directory(path, ec)) {
-      out.push_back({path, false});
-      continue;
-    }
-    std::vector<fs::path> found;
-    for (const auto& entry : fs::recursive_directory_iterator(path)) {
-      if (entry.is_regular_file() && entry.path().extension() == ".json")
-        found.push_back(entry.path());
-    }
-    require_input(!found.empty(), arg + ": no *.json file in this folder");
-    std::sort(found.begin(), found.end());
-    for (auto& f : found) out.push_back({std::move(f), true});
-  }
-  return out;
-}
-
-std::vector<LoadedResults> load_results_paths(const std::vector<ResultsPath>& paths,
-                                              std::vector<std::string>* skipped) {
-  std::vector<LoadedResults> out;
-  for (const ResultsPath& p : paths) {
-    nlohmann::json doc = parse_file(p.path);
-    if (p.from_folder && !claims_results_schema(doc)) {
-      if (skipped) skipped->push_back(p.path.string());
-      continue;
-    }
-    validate_results(doc, p.path.string());
-    out.push_back({p.path, std::move(doc)});
-  }
-  return out;
 }
 
 }  // namespace epbench
