@@ -26,11 +26,50 @@ inline uint64_t key_of(float value, uint32_t index) {
   return (uint64_t{bits} << 32) | index;
 }
 
+// Buffers reused by the packing of every layer (no allocation per call).
+struct PackScratch {
+  std::vector<uint32_t> keys, order, tmp;
+  std::vector<float> pack_weight;
+  std::vector<int32_t> pack_items;
+  std::vector<uint64_t> heap;
+};
+
+// Fills `order` with 0..n-1 sorted by decreasing w, ties in increasing index (what torch's
+// stable sort gives): an LSD radix sort on the inverted order-preserving float bits, which is
+// stable, so equal keys keep their initial increasing-index order.
+void sort_descending_stable(std::span<const float> w, PackScratch& s) {
+  const size_t n = w.size();
+  s.keys.resize(n);
+  s.order.resize(n);
+  s.tmp.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    s.keys[i] = ~static_cast<uint32_t>(key_of(w[i], 0) >> 32);
+    s.order[i] = static_cast<uint32_t>(i);
+  }
+  if (n <= 32) {  // a few groups: stable insertion sort beats four 256-bucket passes
+    for (size_t i = 1; i < n; ++i) {
+      const uint32_t item = s.order[i];
+      size_t j = i;
+      for (; j > 0 && s.keys[s.order[j - 1]] > s.keys[item]; --j) s.order[j] = s.order[j - 1];
+      s.order[j] = item;
+    }
+    return;
+  }
+  for (int shift = 0; shift < 32; shift += 8) {
+    uint32_t count[257] = {0};
+    for (size_t i = 0; i < n; ++i) ++count[((s.keys[s.order[i]] >> shift) & 0xFF) + 1];
+    if (count[((s.keys[0] >> shift) & 0xFF) + 1] == n) continue;  // one digit value: no-op pass
+    for (int d = 0; d < 256; ++d) count[d + 1] += count[d];
+    for (size_t i = 0; i < n; ++i) s.tmp[count[(s.keys[s.order[i]] >> shift) & 0xFF]++] = s.order[i];
+    s.order.swap(s.tmp);
+  }
+}
+
 // balanced_packing: assigns n items with weights w to num_packs packs of n / num_packs items
 // each. Items are visited by decreasing weight (ties in index order, as torch's stable sort on
 // CPU); each goes to the lightest pack that still has room, lowest index on ties.
 void balanced_packing(std::span<const float> w, int num_packs, std::span<int32_t> pack_index,
-                      std::span<int32_t> rank_in_pack, std::vector<uint64_t>& order) {
+                      std::span<int32_t> rank_in_pack, PackScratch& s) {
   const int n = static_cast<int>(w.size());
   const int per_pack = n / num_packs;
   if (per_pack == 1) {
@@ -40,64 +79,53 @@ void balanced_packing(std::span<const float> w, int num_packs, std::span<int32_t
     }
     return;
   }
-  // Descending by weight, ascending by index: sort ascending on (~weight key, index).
-  order.resize(n);
-  for (int i = 0; i < n; ++i)
-    order[i] = (~key_of(w[i], 0) & 0xFFFFFFFF00000000ull) | static_cast<uint32_t>(i);
-  std::sort(order.begin(), order.end());
+  sort_descending_stable(w, s);
   // Min-heap of (pack weight, pack index) keys: the top is min(range(num_packs),
   // key=pack_weights) over packs with room; full packs are not pushed back.
-  std::vector<float> pack_weight(num_packs, 0.0f);
-  std::vector<int32_t> pack_items(num_packs, 0);
-  std::vector<uint64_t> heap(num_packs);
-  for (int p = 0; p < num_packs; ++p) heap[p] = key_of(0.0f, p);
+  s.pack_weight.assign(num_packs, 0.0f);
+  s.pack_items.assign(num_packs, 0);
+  s.heap.resize(num_packs);
+  for (int p = 0; p < num_packs; ++p) s.heap[p] = key_of(0.0f, p);
   auto greater = std::greater<uint64_t>();
-  for (uint64_t entry : order) {
-    const auto item = static_cast<int32_t>(entry & 0xFFFFFFFFu);
-    std::pop_heap(heap.begin(), heap.end(), greater);
-    const auto pack = static_cast<int32_t>(heap.back() & 0xFFFFFFFFu);
+  for (uint32_t item : s.order) {
+    std::pop_heap(s.heap.begin(), s.heap.end(), greater);
+    const auto pack = static_cast<int32_t>(s.heap.back() & 0xFFFFFFFFu);
     pack_index[item] = pack;
-    rank_in_pack[item] = pack_items[pack];
-    pack_weight[pack] += w[item];
-    if (++pack_items[pack] < per_pack) {
-      heap.back() = key_of(pack_weight[pack], pack);
-      std::push_heap(heap.begin(), heap.end(), greater);
+    rank_in_pack[item] = s.pack_items[pack];
+    s.pack_weight[pack] += w[item];
+    if (++s.pack_items[pack] < per_pack) {
+      s.heap.back() = key_of(s.pack_weight[pack], pack);
+      std::push_heap(s.heap.begin(), s.heap.end(), greater);
     } else {
-      heap.pop_back();
+      s.heap.pop_back();
     }
   }
 }
 
 // replicate_experts: adds num_phy - n replicas one at a time, each to the expert with the
-// largest weight / count (float32), first index on ties.
+// largest weight / count (float32), first index on ties. Max-heap of integer keys
+// (ratio bits, inverted index): the top is the reference's argmax.
 void replicate_experts(std::span<const float> w, int num_phy, std::span<int32_t> phy2log,
-                       std::span<int32_t> rank, std::span<int32_t> logcnt) {
+                       std::span<int32_t> rank, std::span<int32_t> logcnt,
+                       std::vector<uint64_t>& heap) {
   const int n = static_cast<int>(w.size());
   for (int i = 0; i < n; ++i) {
     phy2log[i] = i;
     rank[i] = 0;
     logcnt[i] = 1;
   }
-  struct Entry {
-    float ratio;
-    int32_t expert;
-  };
-  // Max-heap on (ratio, -expert): the top is the reference's argmax (first maximal index).
-  auto lower = [](const Entry& a, const Entry& b) {
-    return a.ratio < b.ratio || (a.ratio == b.ratio && a.expert > b.expert);
-  };
-  std::vector<Entry> heap(n);
-  for (int i = 0; i < n; ++i) heap[i] = {w[i], i};
-  std::make_heap(heap.begin(), heap.end(), lower);
+  if (num_phy == n) return;
+  heap.resize(n);
+  for (int i = 0; i < n; ++i) heap[i] = key_of(w[i], ~static_cast<uint32_t>(i));
+  std::make_heap(heap.begin(), heap.end());
   for (int i = n; i < num_phy; ++i) {
-    std::pop_heap(heap.begin(), heap.end(), lower);
-    Entry& top = heap.back();
-    const int32_t e = top.expert;
+    std::pop_heap(heap.begin(), heap.end());
+    const auto e = static_cast<int32_t>(~static_cast<uint32_t>(heap.back() & 0xFFFFFFFFu));
     phy2log[i] = e;
     rank[i] = logcnt[e];
     ++logcnt[e];
-    top.ratio = w[e] / static_cast<float>(logcnt[e]);
-    std::push_heap(heap.begin(), heap.end(), lower);
+    heap.back() = key_of(w[e] / static_cast<float>(logcnt[e]), ~static_cast<uint32_t>(e));
+    std::push_heap(heap.begin(), heap.end());
   }
 }
 
@@ -106,7 +134,8 @@ struct Scratch {
   std::vector<float> group_tokens, mlog_tokens, phy_tokens;
   std::vector<int32_t> group_pack, group_rank, log2mlog, mlog2log;
   std::vector<int32_t> phy2mlog, phyrank, mlogcnt, pack, rank_in_pack, pphy2phy;
-  std::vector<uint64_t> order;
+  std::vector<uint64_t> replicate_heap;
+  PackScratch packing;
 };
 
 // rebalance_experts_hierarchical for one layer: writes pphy2log and pphyrank [num_phy]
@@ -132,7 +161,7 @@ void rebalance_layer(std::span<const float> w, int num_phy, int num_groups, int 
   }
   s.group_pack.resize(num_groups);
   s.group_rank.resize(num_groups);
-  balanced_packing(s.group_tokens, num_nodes, s.group_pack, s.group_rank, s.order);
+  balanced_packing(s.group_tokens, num_nodes, s.group_pack, s.group_rank, s.packing);
   s.log2mlog.resize(num_log);
   s.mlog2log.resize(num_log);
   for (int g = 0; g < num_groups; ++g)
@@ -155,10 +184,10 @@ void rebalance_layer(std::span<const float> w, int num_phy, int num_groups, int 
     const int mlog_base = node * log_per_node;
     for (int k = 0; k < log_per_node; ++k) s.mlog_tokens[k] = w[s.mlog2log[mlog_base + k]];
     std::span<int32_t> cnt(s.mlogcnt.data() + mlog_base, log_per_node);
-    replicate_experts(s.mlog_tokens, phy_per_node, s.phy2mlog, s.phyrank, cnt);
+    replicate_experts(s.mlog_tokens, phy_per_node, s.phy2mlog, s.phyrank, cnt, s.replicate_heap);
     for (int p = 0; p < phy_per_node; ++p)
       s.phy_tokens[p] = s.mlog_tokens[s.phy2mlog[p]] / static_cast<float>(cnt[s.phy2mlog[p]]);
-    balanced_packing(s.phy_tokens, gpus_per_node, s.pack, s.rank_in_pack, s.order);
+    balanced_packing(s.phy_tokens, gpus_per_node, s.pack, s.rank_in_pack, s.packing);
     for (int p = 0; p < phy_per_node; ++p)
       s.pphy2phy[s.pack[p] * phy_per_gpu + s.rank_in_pack[p]] = p;
     for (int q = 0; q < phy_per_node; ++q) {
