@@ -186,14 +186,16 @@ def plot_balancedness(docs, outdir, made):
 
 
 def plot_rank_load(docs, outdir, made):
-    best = {}  # per machine: the file with the most ranks
+    # One figure per (machine, model, ranks, nodes): the newest file of each (by date).
+    best = {}
     for d in docs:
-        hw = hardware(d)
-        if d["context"]["num_ranks"] >= 2 and (
-                hw not in best or d["context"]["num_ranks"] > best[hw]["context"]["num_ranks"]):
-            best[hw] = d
-    for hw, d in best.items():
-        R = d["context"]["num_ranks"]
+        ctx = d["context"]
+        if ctx["num_ranks"] < 2:
+            continue
+        key = (hardware(d), d["scenario"]["name"], ctx["num_ranks"], ctx["num_nodes"])
+        if key not in best or ctx["date_utc"] > best[key]["context"]["date_utc"]:
+            best[key] = d
+    for (hw, name, R, nodes), d in sorted(best.items()):
         fig, ax = plt.subplots(figsize=(max(7, 0.5 * R * len(d["runs"]) + 2), 4.3))
         width = 0.8 / len(d["runs"])
         for i, run in enumerate(d["runs"]):
@@ -207,9 +209,10 @@ def plot_rank_load(docs, outdir, made):
         ax.set_xlabel("rank (dashed: mean)")
         ax.set_ylabel("token rows received per layer step")
         ax.legend(fontsize=8)
-        ax.set_title(f"Load per rank: {model_label(d['scenario'])}\n{hw}, {R} ranks, "
-                     f"skew {d['scenario']['skew']}\n{d['_path']}", fontsize=9)
-        save(fig, outdir, f"rank_load_{slug(hw)}_np{R}", made)
+        ax.set_title(f"Load per rank: {model_label(d['scenario'])}\n{hw}, {R} ranks on {nodes} "
+                     f"node{'s' if nodes > 1 else ''}, skew {d['scenario']['skew']}\n{d['_path']}",
+                     fontsize=9)
+        save(fig, outdir, f"rank_load_{slug(hw)}_{slug(name)}_np{R}_nodes{nodes}", made)
 
 
 def plot_phases(docs, outdir, made):
