@@ -16,6 +16,7 @@
 #include "comm/mpi_comm.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "placement/policy.hpp"
 #include "suite/context.hpp"
 #include "suite/policy_run.hpp"
 #include "suite/report.hpp"
@@ -230,7 +231,8 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
   add_override(cmd, o, "--drift", &Scenario::drift, "Popularity drift (experts per step)");
   add_override(cmd, o, "--trace", &Scenario::trace, "Replay recorded per-expert counts (CSV)");
   add_override(cmd, o, "--seed", &Scenario::seed, "Seed of weights, tokens and router");
-  add_override(cmd, o, "--policies", &Scenario::policies, "Placement policies, e.g. none,eplb")
+  add_override(cmd, o, "--policies", &Scenario::policies,
+               "Placement policies (comma list): " + policy_names())
       ->delimiter(',');
   add_override(cmd, o, "--redundant-experts", &Scenario::num_redundant_experts,
                "Extra replica slots in total (default: one per rank)");
