@@ -76,7 +76,7 @@ def scenario_fields(doc, *, ranks=True, tokens=True):
     key = (m["hidden"], m["ffn"], m["num_experts"], m["top_k"], m["n_group"], m["topk_group"],
            m["score"], sc["num_layers"], sc["skew"], sc["drift"], sc["trace"],
            sc["num_redundant_experts"], sc["replica_rule"], sc["window_steps"],
-           sc["rebalance_every"])
+           sc["rebalance_every"], sc.get("dispatch", "flat"))
     if ranks:
         key += (doc["context"]["num_ranks"],)
     if tokens:

@@ -243,6 +243,9 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
   add_override(cmd, o, "--verify", &Scenario::verify, "all | sample:N tokens per rank per layer");
   add_override(cmd, o, "--backend", &Scenario::backend, "Expert FFN backend: kokkos | cuda");
   add_override(cmd, o, "--comm", &Scenario::comm, "Communication: mpi | nccl");
+  add_override(cmd, o, "--dispatch", &Scenario::dispatch,
+               "flat (a row per token and expert) | node-dedup (a row per token and remote node, "
+               "forwarded inside the node)");
   add_override(cmd, o, "--label", &Scenario::label, "Free-text label stored in the results");
   cmd->add_option("--ranks-per-node", o.ranks_per_node,
                   "Emulate nodes of this many ranks (default: SLURM_NODEID, else host names)");

@@ -105,7 +105,9 @@ std::string scenario_key(const json& doc, const json& run) {
   key += " redundant=" + std::to_string(sc["num_redundant_experts"].get<int64_t>()) +
          " replica=" + sc["replica_rule"].get<std::string>() +
          " window=" + std::to_string(sc["window_steps"].get<int64_t>()) +
-         " rebalance=" + std::to_string(sc["rebalance_every"].get<int64_t>());
+         " rebalance=" + std::to_string(sc["rebalance_every"].get<int64_t>()) +
+         // Files written before the dispatch option existed used the flat dispatch.
+         " dispatch=" + sc.value("dispatch", std::string("flat"));
   return key;
 }
 

@@ -1,15 +1,18 @@
 // Layer engine factory; see layer_step.hpp.
 #include "common/error.hpp"
 #include "suite/layer_step.hpp"
+#include "suite/node_dedup_step.hpp"
 #ifdef EPBENCH_HAVE_NCCL
 #include "suite/nccl/nccl_layer_step.hpp"
 #endif
 
 namespace epbench {
 
-std::unique_ptr<LayerEngine> make_layer_engine(const std::string& comm,
+std::unique_ptr<LayerEngine> make_layer_engine(const std::string& comm, const std::string& dispatch,
                                                const comm::Topology& topology, int hidden,
                                                ReplicaRule rule, [[maybe_unused]] int device) {
+  if (comm == "mpi" && dispatch == "node-dedup")
+    return std::make_unique<NodeDedupStepper>(topology, hidden, rule);
   if (comm == "mpi") return std::make_unique<LayerStepper>(topology, hidden, rule);
 #ifdef EPBENCH_HAVE_NCCL
   if (comm == "nccl") return make_nccl_layer_engine(topology, hidden, rule, device);

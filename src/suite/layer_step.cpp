@@ -18,7 +18,26 @@ LayerStepper::LayerStepper(const comm::Topology& topology, int hidden, ReplicaRu
 
 LayerStepper::~LayerStepper() { MPI_Type_free(&row_type_); }
 
-namespace {
+double phase_start() {
+  CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
+  return MPI_Wtime();
+}
+
+void run_ffn_on_received(kernels::GroupedFfn& ffn, int layer,
+                         std::span<const int64_t> recv_slot_rows, int num_ranks, int slots_per_rank,
+                         int hidden, const bf16_t* recv, bf16_t* back, std::vector<bf16_t>& x_slot,
+                         std::vector<bf16_t>& y_slot) {
+  const RegroupPlan regroup = build_regroup_plan(recv_slot_rows, num_ranks, slots_per_rank);
+  const int64_t rows = regroup.slot_offsets.back();
+  const size_t row_bytes = size_t(hidden) * sizeof(bf16_t);
+  x_slot.resize(size_t(rows) * hidden);
+  y_slot.resize(size_t(rows) * hidden);
+  for (int64_t i = 0; i < rows; ++i)
+    std::memcpy(x_slot.data() + i * hidden, recv + regroup.recv_position[i] * hidden, row_bytes);
+  ffn.forward(layer, x_slot.data(), regroup.slot_offsets, y_slot.data());
+  for (int64_t i = 0; i < rows; ++i)
+    std::memcpy(back + regroup.recv_position[i] * hidden, y_slot.data() + i * hidden, row_bytes);
+}
 
 // Offsets of a counts vector as MPI ints (counts are rows; a layer step stays far below 2^31).
 void to_counts(std::span<const int64_t> rows, std::vector<int>& counts, std::vector<int>& displs) {
@@ -34,8 +53,6 @@ void to_counts(std::span<const int64_t> rows, std::vector<int>& counts, std::vec
   }
 }
 
-}  // namespace
-
 void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, LayerStepOutput& out) {
   const Placement& placement = *in.placement;
   const int H = hidden_;
@@ -43,13 +60,6 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
   const int spr = placement.slots_per_gpu();
   const int64_t T = static_cast<int64_t>(in.hidden.size()) / H;
   const size_t row_elems = static_cast<size_t>(H);
-
-  // Phases are separated by barriers outside the timed regions, so a phase's time is its own
-  // work and communication, not waiting for a slower rank to finish the previous phase.
-  auto phase_start = [] {
-    CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
-    return MPI_Wtime();
-  };
 
   // ---- layout -------------------------------------------------------------------------------
   double t0 = phase_start();
@@ -84,17 +94,9 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
 
   // ---- expert FFN: regroup by local slot, grouped SwiGLU, ungroup -----------------------------
   double t2 = phase_start();
-  RegroupPlan regroup = build_regroup_plan(recv_slot_rows_, R, spr);
-  x_slot_.resize(total_recv * row_elems);
-  y_slot_.resize(total_recv * row_elems);
   back_.resize(total_recv * row_elems);
-  for (int64_t i = 0; i < total_recv; ++i)
-    std::memcpy(x_slot_.data() + i * row_elems, recv_.data() + regroup.recv_position[i] * row_elems,
-                row_elems * sizeof(bf16_t));
-  ffn.forward(in.layer, x_slot_.data(), regroup.slot_offsets, y_slot_.data());
-  for (int64_t i = 0; i < total_recv; ++i)
-    std::memcpy(back_.data() + regroup.recv_position[i] * row_elems, y_slot_.data() + i * row_elems,
-                row_elems * sizeof(bf16_t));
+  run_ffn_on_received(ffn, in.layer, recv_slot_rows_, R, spr, H, recv_.data(), back_.data(),
+                      x_slot_, y_slot_);
   const double ffn_seconds = MPI_Wtime() - t2;
 
   // ---- combine: return the rows, weighted sum at home -----------------------------------------

@@ -49,11 +49,25 @@ class LayerEngine {
   virtual void run(const LayerStepInput& in, kernels::GroupedFfn& ffn, LayerStepOutput& out) = 0;
 };
 
-// comm "mpi": LayerStepper below (host-staged for GPU backends: the FFN copies to the device).
+// comm "mpi": LayerStepper below (host-staged for GPU backends: the FFN copies to the device),
+//   or with dispatch "node-dedup" the two-stage NodeDedupStepper (node_dedup_step.hpp).
 // comm "nccl": device-resident buffers and NCCL (built with CUDA + NCCL only; InputError else).
-std::unique_ptr<LayerEngine> make_layer_engine(const std::string& comm,
+std::unique_ptr<LayerEngine> make_layer_engine(const std::string& comm, const std::string& dispatch,
                                                const comm::Topology& topology, int hidden,
                                                ReplicaRule rule, int device);
+
+// Shared by the host engines. phase_start: an untimed barrier, then the time (phases are
+// separated so a phase's time is its own work, not waiting for a slower rank's previous phase).
+double phase_start();
+// Counts (rows) as MPI ints with their displacements; throws beyond 2^31 rows.
+void to_counts(std::span<const int64_t> rows, std::vector<int>& counts, std::vector<int>& displs);
+// Received rows (source-major, then slot: recv_slot_rows [ranks][slots]) -> regroup by local
+// slot, grouped SwiGLU, back into received order in `back`.
+void run_ffn_on_received(kernels::GroupedFfn& ffn, int layer,
+                         std::span<const int64_t> recv_slot_rows, int num_ranks, int slots_per_rank,
+                         int hidden, const kernels::bf16_t* recv, kernels::bf16_t* back,
+                         std::vector<kernels::bf16_t>& x_slot,
+                         std::vector<kernels::bf16_t>& y_slot);
 
 class LayerStepper : public LayerEngine {
  public:

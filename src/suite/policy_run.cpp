@@ -32,7 +32,8 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
   auto ffn = kernels::make_grouped_ffn(s.backend, shape, L, num_slots / R, device);
   load_experts(current.placement, me, *ffn, s.seed);
 
-  auto engine = make_layer_engine(s.comm, topo, H, parse_replica_rule(s.replica_rule), device);
+  auto engine = make_layer_engine(s.comm, s.dispatch, topo, H, parse_replica_rule(s.replica_rule),
+                                  device);
   std::vector<float> hidden(size_t(T) * H), weights(size_t(T) * K);
   std::vector<int32_t> ids(size_t(T) * K);
   LayerStepOutput out;

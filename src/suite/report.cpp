@@ -35,7 +35,8 @@ void print_run_report(const nlohmann::json& doc, std::ostream& out) {
       << ctx.at("node_source").get<std::string>() << "), backend "
       << ctx.at("backend").get<std::string>() << ", comm " << ctx.at("comm").get<std::string>()
       << ", " << sc.at("warmup_steps") << " warm-up + " << sc.at("measured_steps")
-      << " measured steps, replica rule " << sc.at("replica_rule").get<std::string>() << "\n";
+      << " measured steps, replica rule " << sc.at("replica_rule").get<std::string>()
+      << ", dispatch " << sc.value("dispatch", std::string("flat")) << "\n";
   out << "# times in us: per step the max over ranks, then median over steps x layers;"
          " bal = mean/max tokens per rank\n";
   if (!doc.at("runs").empty())
@@ -91,8 +92,8 @@ void print_run_report(const nlohmann::json& doc, std::ostream& out) {
                std::to_string(ver.at("checked_tokens").get<int64_t>()), std::to_string(wrong)});
   }
   u.print(out);
-  out << "# inter_dd_MB: inter-node bytes of a node-deduplicating dispatch (each token sent once"
-         " per remote node, then forwarded within the node, as DeepEP's internode kernels do)\n";
+  out << "# inter_dd_MB: inter-node bytes with one row per (token, remote node), what --dispatch"
+         " node-dedup sends (each token once per remote node, forwarded inside it, as DeepEP)\n";
   out << "# disp/raw_a2av: raw MPI_Alltoallv of the same byte matrices / our dispatch (median);"
          " ffn/sgemm: our FFN GFLOP/s / OpenBLAS sgemm of equal FLOPs (median over ranks)\n";
 }

@@ -99,6 +99,9 @@ void Scenario::validate() const {
                 "unknown backend \"" + backend + "\" (known: kokkos, cuda)");
   require_input(comm == "mpi" || comm == "nccl", "unknown comm \"" + comm + "\" (known: mpi, nccl)");
   require_input(!(comm == "nccl" && backend != "cuda"), "--comm nccl needs --backend cuda");
+  require_input(dispatch == "flat" || dispatch == "node-dedup",
+                "unknown dispatch \"" + dispatch + "\" (known: flat, node-dedup)");
+  require_input(dispatch == "flat" || comm == "mpi", "--dispatch node-dedup needs --comm mpi");
   verify_sample();
 }
 
@@ -149,7 +152,8 @@ nlohmann::json Scenario::to_json() const {
           {"drift", drift}, {"trace", trace.empty() ? nlohmann::json(nullptr) : nlohmann::json(trace)},
           {"seed", seed}, {"replica_rule", replica_rule},
           {"num_redundant_experts", num_redundant_experts}, {"window_steps", window_steps},
-          {"rebalance_every", rebalance_every}, {"verify", verify}, {"policies", policies}};
+          {"rebalance_every", rebalance_every}, {"verify", verify}, {"policies", policies},
+          {"dispatch", dispatch}};
 }
 
 void apply_scenario_json(const nlohmann::json& doc, const std::string& source, Scenario& s) {
@@ -165,7 +169,7 @@ void apply_scenario_json(const nlohmann::json& doc, const std::string& source, S
   static const std::vector<std::string> known = {
       "name", "preset", "model", "tokens_per_rank", "num_layers", "warmup_steps",
       "measured_steps", "skew", "drift", "trace", "seed", "policies", "num_redundant_experts",
-      "replica_rule", "window_steps", "rebalance_every", "verify", "label"};
+      "replica_rule", "window_steps", "rebalance_every", "verify", "label", "dispatch"};
   for (const auto& [key, value] : doc.items())
     require_input(std::find(known.begin(), known.end(), key) != known.end(),
                   source + ": unknown scenario field \"" + key + "\"");
@@ -197,6 +201,7 @@ void apply_scenario_json(const nlohmann::json& doc, const std::string& source, S
   get(doc, "rebalance_every", s.rebalance_every);
   get(doc, "verify", s.verify);
   get(doc, "label", s.label);
+  get(doc, "dispatch", s.dispatch);
 }
 
 }  // namespace epbench

@@ -35,6 +35,7 @@ struct Scenario {
   std::string verify = "all";  // "all" or "sample:N" (N tokens per rank per layer)
   std::string backend = "kokkos";
   std::string comm = "mpi";
+  std::string dispatch = "flat";  // "flat" (one row per token and expert) or "node-dedup"
   std::string label;
 
   // Checks that need no rank count. Throws InputError.

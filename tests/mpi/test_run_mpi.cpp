@@ -160,6 +160,32 @@ TEST_F(RunMpi, HierarchicalEplbKeepsTokensOnFewerNodes) {
   EXPECT_LT(hier, glob);
 }
 
+TEST_F(RunMpi, NodeDedupDispatchVerifiesAndSendsEachTokenOncePerNode) {
+  for (const std::string rpn : {"1", "2"}) {
+    json doc = run_ok(4, kTiny + " --ranks-per-node " + rpn + " --groups 4 --topk-groups 2 "
+                                 "--policies none,eplb --dispatch node-dedup",
+                      "nd" + rpn + ".json");
+    expect_verified(doc);
+    EXPECT_EQ(doc["scenario"]["dispatch"], "node-dedup");
+    for (const auto& run : doc["runs"]) {
+      EXPECT_EQ(run["layer_engine"], "mpi-node-dedup");
+      const auto& sum = run["summary"];
+      EXPECT_GT(sum["inter_node_bytes"].get<int64_t>(), 0);
+      // Real traffic equals the deduplicated count: one row per (token, remote node).
+      EXPECT_EQ(sum["inter_node_bytes"], sum["inter_node_bytes_node_dedup"]);
+    }
+  }
+}
+
+TEST_F(RunMpi, HierarchicalEplbCutsRealInterNodeBytesWithNodeDedup) {
+  json doc = run_ok(4, kTiny + " --ranks-per-node 1 --groups 4 --topk-groups 1 "
+                               "--policies eplb,eplb-global --dispatch node-dedup");
+  expect_verified(doc);
+  EXPECT_EQ(doc["runs"][0]["policy_used"], "hierarchical");
+  EXPECT_LT(doc["runs"][0]["summary"]["inter_node_bytes"].get<int64_t>(),
+            doc["runs"][1]["summary"]["inter_node_bytes"].get<int64_t>());
+}
+
 TEST_F(RunMpi, TraceReplay) {
   std::string header = "step,layer";
   for (int e = 0; e < 16; ++e) header += ",e" + std::to_string(e);
@@ -199,6 +225,9 @@ TEST_F(RunMpi, BadInputExpertsNotDivisibleByRanks) {
 TEST_F(RunMpi, BadInputReplicasNotMultipleOfRanks) {
   expect_bad_input(4, kTiny + " --policies eplb --redundant-experts 1",
                    "not a multiple of 4 ranks");
+}
+TEST_F(RunMpi, BadInputUnknownDispatch) {
+  expect_bad_input(2, kTiny + " --dispatch magic", "unknown dispatch");
 }
 TEST_F(RunMpi, BadInputMalformedTrace) {
   expect_bad_input(2, kTiny + " --trace " + write("bad.csv", "step,layer,e0\n0,*,x\n"),

@@ -14,10 +14,10 @@
 # experts) that must FAIL with exit code 2 and the suite's error in its output. Exit 77
 # (ctest: skipped) when Slurm is missing and cannot be installed (not root).
 #
-# Inter-node traffic checks: (1) the 4-group job also runs eplb-global: with group-limited
-# routing (top-1 group) hierarchical EPLB keeps each token's experts on one node, so the
-# node-deduplicated inter-node bytes (each token sent once per remote node, as DeepEP's internode
-# dispatch does) must be lower than under the global policy. (2) Per-row traffic: global EPLB
+# Inter-node traffic checks: (1) the 4-group job runs the node-deduplicating dispatch (each
+# token sent once per remote node, then forwarded inside it, as DeepEP's internode dispatch
+# does) and also eplb-global: with group-limited routing (top-1 group) hierarchical EPLB keeps
+# each token's experts on one node, so its inter-node bytes must be lower than global's. (2) Per-row traffic: global EPLB
 # replicating hot experts onto other nodes with same-node replica choice must move < 0.95x the
 # inter-node bytes of the none run (about 0.85 here; round-robin gives about 1.0).
 set -uo pipefail
@@ -79,7 +79,7 @@ submit() {  # submit SBATCH_OPTIONS... SCRIPT [epbench options]: prints the job 
   (cd "$root" && sbatch --parsable --time=3 --output="$state/out/%x-%j.out" "$@")
 }
 job_single=$(submit -N 1 --ntasks-per-node=4 --overcommit jobs/single-node-cpu.sbatch "${tiny[@]}" --groups 4)
-job_hier=$(submit -N 4 --ntasks-per-node=1 --overcommit jobs/multi-node-cpu.sbatch "${tiny[@]}" --groups 4 --replica-rule same-node --policies none,eplb,eplb-global)
+job_hier=$(submit -N 4 --ntasks-per-node=1 --overcommit jobs/multi-node-cpu.sbatch "${tiny[@]}" --groups 4 --replica-rule same-node --policies none,eplb,eplb-global --dispatch node-dedup)
 job_global=$(submit -N 4 --ntasks-per-node=1 --overcommit jobs/multi-node-cpu.sbatch "${tiny[@]}" --groups 2 --replica-rule same-node)
 job_mpirun=$(EPBENCH_LAUNCH=mpirun submit -N 4 --ntasks-per-node=1 --overcommit jobs/multi-node-cpu.sbatch "${tiny[@]}" --groups 2 --replica-rule same-node)
 job_bad=$(submit -N 2 --ntasks-per-node=1 --overcommit jobs/multi-node-cpu.sbatch --preset small --experts 4 --top-k 8)
