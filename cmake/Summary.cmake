@@ -1,6 +1,6 @@
 # Configure summary: what was found and what is enabled.
 message(STATUS "")
-message(STATUS "epbench ${PROJECT_VERSION} (${EPBENCH_GIT_HASH}) configuration:")
+message(STATUS "epbench ${PROJECT_VERSION} configuration (the git hash is recorded at build time):")
 message(STATUS "  build type       : ${CMAKE_BUILD_TYPE}")
 message(STATUS "  C++ compiler     : ${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}")
 message(STATUS "  MPI              : found ${MPI_CXX_VERSION} (${MPI_CXX_LIBRARY_VERSION_STRING})")
