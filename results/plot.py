@@ -67,7 +67,7 @@ def hardware(doc):
 def model_label(sc):
     m = sc["model"]
     return (f"{sc['name']} (H{m['hidden']} F{m['ffn']} E{m['num_experts']} top{m['top_k']}, "
-            f"{sc['num_layers']} layers)")
+            f"groups {m['topk_group']}/{m['n_group']}, {sc['num_layers']} layers)")
 
 
 def scenario_fields(doc, *, ranks=True, tokens=True):
@@ -180,7 +180,7 @@ def plot_balancedness(docs, outdir, made):
         ax.set_xlabel("routing skew, ranks and nodes")
         ax.set_ylim(0, 1.12)
         ax.axhline(1, color="gray", lw=0.8, ls="--")
-        ax.legend(title="policy", fontsize=8, loc="lower right")
+        ax.legend(title="policy", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.set_title(f"Balancedness by policy and skew (1 = perfect)\n{model}", fontsize=10)
         save(fig, outdir, f"balancedness_{slug(model)}", made)
 
