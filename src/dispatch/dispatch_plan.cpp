@@ -76,6 +76,20 @@ DispatchPlan build_dispatch_plan(const Placement& placement, int layer,
   return plan;
 }
 
+int64_t inter_node_rows_dedup(const DispatchPlan& plan, std::span<const int> node_of_rank,
+                              int my_rank) {
+  const int my_node = node_of_rank[my_rank], K = plan.top_k;
+  int64_t rows = 0;
+  for (int64_t t = 0; t < plan.total_rows() / K; ++t)
+    for (int k = 0; k < K; ++k) {
+      const int node = node_of_rank[plan.dest_rank[t * K + k]];
+      bool first = node != my_node;
+      for (int j = 0; j < k && first; ++j) first = node_of_rank[plan.dest_rank[t * K + j]] != node;
+      rows += first;
+    }
+  return rows;
+}
+
 RegroupPlan build_regroup_plan(std::span<const int64_t> recv_slot_rows, int num_ranks,
                                int slots_per_rank) {
   RegroupPlan plan;

@@ -45,6 +45,11 @@ DispatchPlan build_dispatch_plan(const Placement& placement, int layer,
                                  int64_t first_token_id, std::span<const int> node_of_rank,
                                  ReplicaRule rule);
 
+// Per token, the number of distinct nodes other than my_rank's among its destinations, summed:
+// the rows a node-deduplicating dispatch sends between nodes.
+int64_t inter_node_rows_dedup(const DispatchPlan& plan, std::span<const int> node_of_rank,
+                              int my_rank);
+
 // Receiver side: given recv_slot_rows [num_ranks][slots_per_rank] (rows arriving from each
 // source, per local slot, in source-major then slot order), returns for every position of the
 // slot-major regrouped buffer the position in the received buffer, and the slot offsets

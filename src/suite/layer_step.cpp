@@ -119,16 +119,7 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
   out.seconds.dispatch = dispatch;
   out.seconds.ffn = ffn_seconds;
   out.seconds.combine = MPI_Wtime() - t3;
-  out.inter_node_rows_dedup = 0;
-  const int my_node = topo_.node_of_rank[topo_.rank];
-  for (int64_t t = 0; t < T; ++t)
-    for (int k = 0; k < in.top_k; ++k) {
-      const int node = topo_.node_of_rank[plan.dest_rank[t * in.top_k + k]];
-      bool first = node != my_node;
-      for (int j = 0; j < k && first; ++j)
-        first = topo_.node_of_rank[plan.dest_rank[t * in.top_k + j]] != node;
-      out.inter_node_rows_dedup += first;
-    }
+  out.inter_node_rows_dedup = inter_node_rows_dedup(plan, topo_.node_of_rank, topo_.rank);
   out.rows_sent = rows;
   out.rows_received = total_recv;
   out.send_rows = plan.send_rows;

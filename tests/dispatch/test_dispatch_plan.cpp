@@ -60,6 +60,19 @@ TEST(DispatchPlan, SameNodePrefersLocalReplicas) {
   EXPECT_EQ(plan3.send_rows, (std::vector<int64_t>{0, 0, 5, 0}));
 }
 
+TEST(DispatchPlan, NodeDedupCountsEachRemoteNodeOncePerToken) {
+  Placement p = example();
+  // Token 0: experts 3 (rank 2, node 1) and 2 (slots 2 on rank 1 / 7 on rank 3, round-robin by
+  // token 0 -> rank 1, node 0). Token 1: experts 3 and 1 (slots 1 on rank 0 / 6 on rank 3 ->
+  // token 1 picks rank 3, node 1): two rows to node 1, counted once.
+  std::vector<int32_t> ids = {3, 2, 3, 1};
+  auto plan = epbench::build_dispatch_plan(p, 0, ids, 2, 0, 0, kNodes,
+                                           epbench::ReplicaRule::kRoundRobin);
+  EXPECT_EQ(plan.dest_rank, (std::vector<int32_t>{2, 1, 2, 3}));
+  EXPECT_EQ(epbench::inter_node_rows_dedup(plan, kNodes, 0), 2);
+  EXPECT_EQ(epbench::inter_node_rows_dedup(plan, kNodes, 2), 1);  // seen from node 1
+}
+
 TEST(DispatchPlan, RegroupIsSlotMajor) {
   // 2 sources, 2 slots: rows from src0: slot0 x2, slot1 x1; from src1: slot0 x1, slot1 x3.
   std::vector<int64_t> recv = {2, 1, 1, 3};

@@ -281,17 +281,7 @@ void NcclLayerEngine::Impl::run(const LayerStepInput& in, kernels::GroupedFfn& f
       out.combined[i] = kernels::bf16_to_float(bits[i]);
   }
 
-  // Same count as LayerStepper: per token, the distinct other nodes among its destinations.
-  out.inter_node_rows_dedup = 0;
-  const int my_node = topo.node_of_rank[topo.rank];
-  for (int64_t t = 0; t < T; ++t)
-    for (int k = 0; k < K; ++k) {
-      const int node = topo.node_of_rank[plan.dest_rank[t * K + k]];
-      bool first = node != my_node;
-      for (int j = 0; j < k && first; ++j)
-        first = topo.node_of_rank[plan.dest_rank[t * K + j]] != node;
-      out.inter_node_rows_dedup += first;
-    }
+  out.inter_node_rows_dedup = inter_node_rows_dedup(plan, topo.node_of_rank, topo.rank);
   out.rows_sent = rows;
   out.rows_received = total_recv;
   out.send_rows = plan.send_rows;
