@@ -12,19 +12,12 @@
 #include <string>
 
 #include "expert_ffn.hpp"
+#include "splitmix.hpp"
 
 namespace epbench::kernels {
 namespace {
 
-constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
-
-// SplitMix64 step on state x: returns the output for state x (state += kGolden first).
-inline uint64_t splitmix64(uint64_t x) {
-  uint64_t z = x + kGolden;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+constexpr uint64_t kGolden = kSplitMixGolden;
 
 void fill_uniform(uint64_t key, size_t first_index, size_t count, float scale, bf16_t* out) {
   constexpr float kTwoPowMinus24 = 1.0f / 16777216.0f;

@@ -53,14 +53,7 @@ void add_model_override(CLI::App* cmd, RunOptions& opt, const std::string& name,
 Scenario build_scenario(const RunOptions& opt) {
   Scenario s = preset(opt.preset);
   if (!opt.scenario_file.empty()) {
-    const std::string text = read_text_file(opt.scenario_file);
-    nlohmann::json doc;
-    try {
-      doc = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw InputError(opt.scenario_file + ": malformed JSON: " + e.what());
-    }
-    apply_scenario_json(doc, opt.scenario_file, s);
+    apply_scenario_json(read_json_file(opt.scenario_file), opt.scenario_file, s);
   }
   for (const auto& [option, apply] : opt.overrides)
     if (option->count() > 0) apply(s);

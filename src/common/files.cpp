@@ -25,6 +25,15 @@ std::string read_text_file(const std::filesystem::path& path) {
   return buf.str();
 }
 
+nlohmann::json read_json_file(const std::filesystem::path& path) {
+  const std::string text = read_text_file(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(path.string() + ": malformed JSON: " + e.what());
+  }
+}
+
 void write_file_atomic(const std::filesystem::path& path, const std::string& contents,
                        bool overwrite) {
   namespace fs = std::filesystem;

@@ -5,10 +5,15 @@
 #include <filesystem>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace epbench {
 
 // Reads a whole file; throws InputError("cannot read FILE: reason") when missing or unreadable.
 std::string read_text_file(const std::filesystem::path& path);
+
+// Reads and parses a JSON file; InputError("FILE: malformed JSON: ...") on a syntax error.
+nlohmann::json read_json_file(const std::filesystem::path& path);
 
 // Writes `contents` to `path` atomically. With overwrite=false an existing file is never replaced
 // (throws InputError instead). Creates missing parent folders.

@@ -7,14 +7,11 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "splitmix.hpp"
+
 namespace epbench::gating {
 
-inline uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+using kernels::splitmix64;
 
 // Hashes a sequence of 64-bit words into one; distinct sequences give unrelated outputs.
 inline uint64_t hash_key(std::initializer_list<uint64_t> words) {

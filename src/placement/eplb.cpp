@@ -106,12 +106,10 @@ void balanced_packing(std::span<const float> w, int num_packs, std::span<int32_t
 // largest weight / count (float32), first index on ties. Max-heap of integer keys
 // (ratio bits, inverted index): the top is the reference's argmax.
 void replicate_experts(std::span<const float> w, int num_phy, std::span<int32_t> phy2log,
-                       std::span<int32_t> rank, std::span<int32_t> logcnt,
-                       std::vector<uint64_t>& heap) {
+                       std::span<int32_t> logcnt, std::vector<uint64_t>& heap) {
   const int n = static_cast<int>(w.size());
   for (int i = 0; i < n; ++i) {
     phy2log[i] = i;
-    rank[i] = 0;
     logcnt[i] = 1;
   }
   if (num_phy == n) return;
@@ -122,7 +120,6 @@ void replicate_experts(std::span<const float> w, int num_phy, std::span<int32_t>
     std::pop_heap(heap.begin(), heap.end());
     const auto e = static_cast<int32_t>(~static_cast<uint32_t>(heap.back() & 0xFFFFFFFFu));
     phy2log[i] = e;
-    rank[i] = logcnt[e];
     ++logcnt[e];
     heap.back() = key_of(w[e] / static_cast<float>(logcnt[e]), ~static_cast<uint32_t>(e));
     std::push_heap(heap.begin(), heap.end());
@@ -133,16 +130,15 @@ void replicate_experts(std::span<const float> w, int num_phy, std::span<int32_t>
 struct Scratch {
   std::vector<float> group_tokens, mlog_tokens, phy_tokens;
   std::vector<int32_t> group_pack, group_rank, log2mlog, mlog2log;
-  std::vector<int32_t> phy2mlog, phyrank, mlogcnt, pack, rank_in_pack, pphy2phy;
+  std::vector<int32_t> phy2mlog, mlogcnt, pack, rank_in_pack, pphy2phy;
   std::vector<uint64_t> replicate_heap;
   PackScratch packing;
 };
 
-// rebalance_experts_hierarchical for one layer: writes pphy2log and pphyrank [num_phy]
-// (logcnt follows from phy2log and is derived by Placement).
+// rebalance_experts_hierarchical for one layer: writes pphy2log [num_phy] (logcnt and log2phy
+// follow from phy2log and are derived by Placement).
 void rebalance_layer(std::span<const float> w, int num_phy, int num_groups, int num_nodes,
-                     int num_gpus, std::span<int32_t> out_phy2log, std::span<int32_t> out_rank,
-                     Scratch& s) {
+                     int num_gpus, std::span<int32_t> out_phy2log, Scratch& s) {
   const int num_log = static_cast<int>(w.size());
   const int group_size = num_log / num_groups;
   const int groups_per_node = num_groups / num_nodes;
@@ -175,7 +171,6 @@ void rebalance_layer(std::span<const float> w, int num_phy, int num_groups, int 
   s.mlog_tokens.resize(log_per_node);
   s.phy_tokens.resize(phy_per_node);
   s.phy2mlog.resize(phy_per_node);
-  s.phyrank.resize(phy_per_node);
   s.mlogcnt.resize(num_log);
   s.pack.resize(phy_per_node);
   s.rank_in_pack.resize(phy_per_node);
@@ -184,17 +179,14 @@ void rebalance_layer(std::span<const float> w, int num_phy, int num_groups, int 
     const int mlog_base = node * log_per_node;
     for (int k = 0; k < log_per_node; ++k) s.mlog_tokens[k] = w[s.mlog2log[mlog_base + k]];
     std::span<int32_t> cnt(s.mlogcnt.data() + mlog_base, log_per_node);
-    replicate_experts(s.mlog_tokens, phy_per_node, s.phy2mlog, s.phyrank, cnt, s.replicate_heap);
+    replicate_experts(s.mlog_tokens, phy_per_node, s.phy2mlog, cnt, s.replicate_heap);
     for (int p = 0; p < phy_per_node; ++p)
       s.phy_tokens[p] = s.mlog_tokens[s.phy2mlog[p]] / static_cast<float>(cnt[s.phy2mlog[p]]);
     balanced_packing(s.phy_tokens, gpus_per_node, s.pack, s.rank_in_pack, s.packing);
     for (int p = 0; p < phy_per_node; ++p)
       s.pphy2phy[s.pack[p] * phy_per_gpu + s.rank_in_pack[p]] = p;
-    for (int q = 0; q < phy_per_node; ++q) {
-      const int32_t phy = s.pphy2phy[q];
-      out_phy2log[node * phy_per_node + q] = s.mlog2log[mlog_base + s.phy2mlog[phy]];
-      out_rank[node * phy_per_node + q] = s.phyrank[phy];
-    }
+    for (int q = 0; q < phy_per_node; ++q)
+      out_phy2log[node * phy_per_node + q] = s.mlog2log[mlog_base + s.phy2mlog[s.pphy2phy[q]]];
   }
 }
 
@@ -238,17 +230,16 @@ EplbResult rebalance_experts(const EplbProblem& problem, bool force_global) {
   const int nodes = hier ? problem.num_nodes : 1;
   const int L = problem.num_layers, E = problem.num_experts, R = problem.num_replicas;
 
-  std::vector<int32_t> phy2log(static_cast<size_t>(L) * R), phyrank(phy2log.size());
+  std::vector<int32_t> phy2log(static_cast<size_t>(L) * R);
   std::vector<float> row(E);
   Scratch scratch;
   for (int l = 0; l < L; ++l) {
     for (int e = 0; e < E; ++e) row[e] = static_cast<float>(problem.weight[size_t(l) * E + e]);
     rebalance_layer(row, R, groups, nodes, problem.num_gpus,
-                    {phy2log.data() + size_t(l) * R, size_t(R)},
-                    {phyrank.data() + size_t(l) * R, size_t(R)}, scratch);
+                    {phy2log.data() + size_t(l) * R, size_t(R)}, scratch);
   }
   EplbResult result{Placement(L, E, problem.num_gpus, problem.num_nodes, std::move(phy2log)),
-                    std::move(phyrank), hier ? "hierarchical" : "global"};
+                    hier ? "hierarchical" : "global"};
   return result;
 }
 

@@ -30,11 +30,10 @@ struct EplbProblem {
   bool hierarchical() const { return num_groups % num_nodes == 0; }
 };
 
+// Placement::log2phy lists an expert's slots in increasing order; the reference orders them by
+// replica rank, an order the golden data says not to compare (replicas carry equal load).
 struct EplbResult {
   Placement placement;
-  // [layers][num_replicas]: replica index of each slot among its expert's replicas (the
-  // reference's phyrank); log2phy in the reference's order is log2phy[e][phyrank[p]] = p.
-  std::vector<int32_t> phyrank;
   std::string policy_used;  // "hierarchical" or "global"
 };
 

@@ -70,14 +70,7 @@ EplbProblem problem_from_json(const nlohmann::json& doc, const std::string& sour
 }
 
 EplbProblem read_problem_json(const std::filesystem::path& path) {
-  std::string text = read_text_file(path);
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(path.string() + ": malformed JSON: " + e.what());
-  }
-  return problem_from_json(doc, path.string());
+  return problem_from_json(read_json_file(path), path.string());
 }
 
 void read_loads_csv(const std::filesystem::path& path, EplbProblem& problem) {

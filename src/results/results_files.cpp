@@ -13,19 +13,8 @@ bool claims_results_schema(const nlohmann::json& doc) {
   return doc.is_object() && doc.contains("schema") && doc["schema"] == kResultsSchemaName;
 }
 
-namespace {
-nlohmann::json parse_file(const std::filesystem::path& path) {
-  const std::string text = read_text_file(path);
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(path.string() + ": malformed JSON: " + e.what());
-  }
-}
-}  // namespace
-
 nlohmann::json load_results_file(const std::filesystem::path& path) {
-  nlohmann::json doc = parse_file(path);
+  nlohmann::json doc = read_json_file(path);
   validate_results(doc, path.string());
   return doc;
 }
@@ -57,7 +46,7 @@ std::vector<LoadedResults> load_results_paths(const std::vector<ResultsPath>& pa
                                               std::vector<std::string>* skipped) {
   std::vector<LoadedResults> out;
   for (const ResultsPath& p : paths) {
-    nlohmann::json doc = parse_file(p.path);
+    nlohmann::json doc = read_json_file(p.path);
     if (p.from_folder && !claims_results_schema(doc)) {
       if (skipped) skipped->push_back(p.path.string());
       continue;

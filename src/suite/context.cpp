@@ -14,8 +14,6 @@
 #include "suite/nccl/gpu_context.hpp"
 #endif
 
-extern "C" char* openblas_get_config();
-
 namespace epbench {
 
 std::string utc_timestamp(const char* format) {

@@ -2,7 +2,6 @@
 // placements, so no plan needs to be exchanged.
 #include "suite/migration.hpp"
 
-#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -97,28 +96,25 @@ MigrationStats migrate_experts(const Placement& prev, const Placement& next,
                           MPI_COMM_WORLD));
   MPI_Type_free(&expert_type);
 
-  // Install: local copies from the snapshot, received experts from recv_buf (source order).
-  std::vector<int> taken(recv_displs);
-  std::vector<bf16_t> expected(verify ? elems : 0);
+  // Install: experts this rank already held from the snapshot; received ones from recv_buf,
+  // walking the transfers to this rank in the order each source packed them.
   for (int l = 0; l < next.num_layers(); ++l)
     for (int s = 0; s < spr; ++s) {
-      const int e = next.phy2log(l, me * spr + s);
-      const int held = local_slot_of(prev, l, e, me);
-      if (held >= 0) {
-        ffn.set_slot_weights(l, s, old_slot(l, held));
-        continue;
-      }
-      auto it = std::find_if(transfers.begin(), transfers.end(), [&](const Transfer& t) {
-        return t.dst == me && t.layer == l && t.dst_slot == s;
-      });
-      const bf16_t* w = recv_buf.data() + size_t(taken[it->src]++) * elems;
-      ffn.set_slot_weights(l, s, w);
-      if (verify) {
-        kernels::make_expert_weights(seed, l, e, ffn.shape(), expected.data());
-        ++stats.checked;
-        if (std::memcmp(expected.data(), w, elems * sizeof(bf16_t)) != 0) ++stats.wrong;
-      }
+      const int held = local_slot_of(prev, l, next.phy2log(l, me * spr + s), me);
+      if (held >= 0) ffn.set_slot_weights(l, s, old_slot(l, held));
     }
+  std::vector<int> taken(recv_displs);
+  std::vector<bf16_t> expected(verify ? elems : 0);
+  for (const Transfer& t : transfers) {
+    if (t.dst != me) continue;
+    const bf16_t* w = recv_buf.data() + size_t(taken[t.src]++) * elems;
+    ffn.set_slot_weights(t.layer, t.dst_slot, w);
+    if (verify) {
+      kernels::make_expert_weights(seed, t.layer, t.expert, ffn.shape(), expected.data());
+      ++stats.checked;
+      if (std::memcmp(expected.data(), w, elems * sizeof(bf16_t)) != 0) ++stats.wrong;
+    }
+  }
   const double local_seconds = MPI_Wtime() - t0;
   CHECK_MPI(MPI_Allreduce(&local_seconds, &stats.seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
   int64_t local_counts[2] = {stats.checked, stats.wrong}, sums[2];

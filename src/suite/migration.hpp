@@ -18,6 +18,16 @@ struct MigrationStats {
   int64_t inter_node_bytes = 0;
   double seconds = 0.0;         // max over ranks, from a common barrier
   int64_t checked = 0, wrong = 0;  // received experts compared with the generator (all ranks)
+
+  MigrationStats& operator+=(const MigrationStats& o) {
+    experts_moved += o.experts_moved;
+    bytes += o.bytes;
+    inter_node_bytes += o.inter_node_bytes;
+    seconds += o.seconds;
+    checked += o.checked;
+    wrong += o.wrong;
+    return *this;
+  }
 };
 
 // Collective. `prev` and `next` must have the same shape; ffn holds `prev` on entry and

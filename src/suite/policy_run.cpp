@@ -76,13 +76,8 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
                             MPI_COMM_WORLD));
     problem.weight.assign(global.begin(), global.end());
     PolicyResult next = policy.compute(problem);  // deterministic: identical on every rank
-    MigrationStats m = migrate_experts(current.placement, next.placement, topo, *ffn, s.seed, true);
-    samples.migration.experts_moved += m.experts_moved;
-    samples.migration.bytes += m.bytes;
-    samples.migration.inter_node_bytes += m.inter_node_bytes;
-    samples.migration.seconds += m.seconds;
-    samples.migration.checked += m.checked;
-    samples.migration.wrong += m.wrong;
+    samples.migration += migrate_experts(current.placement, next.placement, topo, *ffn, s.seed,
+                                         /*verify=*/true);
     ++samples.migration_events;
     current = std::move(next);
   };

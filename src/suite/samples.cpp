@@ -17,15 +17,13 @@ void RunSamples::add(int layer_index, const LayerStepOutput& out, const comm::To
   for (int p = 0; p < 6; ++p) seconds[p].push_back(values[p]);
   rows_received.push_back(out.rows_received);
   const int64_t row_bytes = int64_t(hidden) * 2;
-  int64_t all = 0, others = 0, intra = 0, inter = 0;
+  int64_t all = 0, intra = 0, inter = 0;
   for (int r = 0; r < topo.num_ranks; ++r) {
     const int64_t b = out.send_rows[r] * row_bytes;
     all += b;
     if (r == topo.rank) continue;
-    others += b;
     (topo.node_of_rank[r] == topo.node_of_rank[topo.rank] ? intra : inter) += b;
   }
-  bytes_sent.push_back(others);
   bytes_sent_all.push_back(all);
   intra_bytes.push_back(intra);
   inter_bytes.push_back(inter);
@@ -87,7 +85,9 @@ nlohmann::json summarize_run(const RunSamples& smp, const comm::Topology& topo,
     rank_median[p].resize(R);
     CHECK_MPI(MPI_Gather(&med, 1, MPI_DOUBLE, rank_median[p].data(), 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
   }
-  int64_t mine[2] = {std::llround(mean_of(smp.rows_received)), std::llround(mean_of(smp.bytes_sent))};
+  // Bytes sent to other ranks = intra-node + inter-node bytes.
+  int64_t mine[2] = {std::llround(mean_of(smp.rows_received)),
+                     std::llround(mean_of(smp.intra_bytes) + mean_of(smp.inter_bytes))};
   std::vector<int64_t> per_rank(2 * size_t(R));
   CHECK_MPI(MPI_Gather(mine, 2, MPI_INT64_T, per_rank.data(), 2, MPI_INT64_T, 0, MPI_COMM_WORLD));
   // Verification and conservation.

@@ -25,7 +25,6 @@ struct RunSamples {
   std::vector<int> layer;                       // per sample
   std::array<std::vector<double>, 6> seconds;  // per phase (kPhaseNames), per sample
   std::vector<int64_t> rows_received;           // per sample
-  std::vector<int64_t> bytes_sent;              // per sample, self excluded
   std::vector<int64_t> bytes_sent_all;          // per sample, self included
   std::vector<int64_t> intra_bytes, inter_bytes;  // per sample
   std::vector<int64_t> inter_dedup_bytes;          // per sample, node-deduplicated
