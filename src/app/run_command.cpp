@@ -17,9 +17,9 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "placement/policy.hpp"
-#include "suite/context.hpp"
+#include "measure/context.hpp"
 #include "suite/policy_run.hpp"
-#include "suite/report.hpp"
+#include "measure/report.hpp"
 #include "suite/scenario.hpp"
 #include "suite/token_source.hpp"
 

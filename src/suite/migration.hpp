@@ -4,31 +4,12 @@
 // time are measured; received weights can be checked against the generator.
 #pragma once
 
-#include <cstdint>
-
 #include "comm/mpi_comm.hpp"
 #include "expert_ffn.hpp"
+#include "measure/migration_stats.hpp"
 #include "placement/placement.hpp"
 
 namespace epbench {
-
-struct MigrationStats {
-  int64_t experts_moved = 0;    // experts sent between ranks (all layers, all ranks)
-  int64_t bytes = 0;            // experts_moved x bytes of one expert's weights (bf16)
-  int64_t inter_node_bytes = 0;
-  double seconds = 0.0;         // max over ranks, from a common barrier
-  int64_t checked = 0, wrong = 0;  // received experts compared with the generator (all ranks)
-
-  MigrationStats& operator+=(const MigrationStats& o) {
-    experts_moved += o.experts_moved;
-    bytes += o.bytes;
-    inter_node_bytes += o.inter_node_bytes;
-    seconds += o.seconds;
-    checked += o.checked;
-    wrong += o.wrong;
-    return *this;
-  }
-};
 
 // Collective. `prev` and `next` must have the same shape; ffn holds `prev` on entry and
 // `next` on return.

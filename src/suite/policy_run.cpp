@@ -8,11 +8,11 @@
 #include "gating/router.hpp"
 #include "metrics/stats.hpp"
 #include "placement/policy.hpp"
-#include "suite/baselines.hpp"
-#include "suite/layer_step.hpp"
+#include "measure/baselines.hpp"
+#include "engines/layer_step.hpp"
 #include "suite/migration.hpp"
-#include "suite/samples.hpp"
-#include "suite/verify.hpp"
+#include "measure/samples.hpp"
+#include "measure/verify.hpp"
 
 namespace epbench {
 

@@ -6,7 +6,7 @@
 
 #include "gating/router.hpp"
 #include "reference.hpp"
-#include "suite/verify.hpp"
+#include "measure/verify.hpp"
 
 namespace {
 

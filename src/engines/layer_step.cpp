@@ -1,6 +1,6 @@
 // One MoE layer step; see layer_step.hpp. Phase boundaries are MPI_Wtime stamps on this rank;
 // the caller reduces them across ranks.
-#include "suite/layer_step.hpp"
+#include "engines/layer_step.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -9,7 +9,7 @@
 
 #include <vector>
 
-#include "suite/layer_step.hpp"
+#include "engines/layer_step.hpp"
 
 namespace epbench {
 

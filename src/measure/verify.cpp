@@ -1,6 +1,6 @@
 // Dense-reference verification; see verify.hpp. Tokens are grouped by expert so each expert's
 // weights are generated once per call.
-#include "suite/verify.hpp"
+#include "measure/verify.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // Results context; see context.hpp.
-#include "suite/context.hpp"
+#include "measure/context.hpp"
 
 #include <cblas.h>
 
@@ -11,7 +11,7 @@
 
 #include "backend.hpp"
 #ifdef EPBENCH_SUITE_HAVE_GPU
-#include "suite/nccl/gpu_context.hpp"
+#include "measure/gpu/gpu_context.hpp"
 #endif
 
 namespace epbench {

@@ -1,5 +1,5 @@
 // Human-readable report; see report.hpp.
-#include "suite/report.hpp"
+#include "measure/report.hpp"
 
 #include "results/table.hpp"
 

@@ -1,5 +1,5 @@
 // In-run baselines; see baselines.hpp.
-#include "suite/baselines.hpp"
+#include "measure/baselines.hpp"
 
 #include <cblas.h>
 

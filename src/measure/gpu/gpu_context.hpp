@@ -1,6 +1,6 @@
 // GPU part of the results context: CUDA runtime/driver versions, NCCL version, GPU model and
 // memory of one device. Built with the CUDA backend only (EPBENCH_SUITE_HAVE_GPU=1); the caller
-// (src/suite/context.cpp) merges the object into its "context". No CUDA header here.
+// (src/measure/context.cpp) merges the object into its "context". No CUDA header here.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "comm/mpi_comm.hpp"
-#include "suite/layer_step.hpp"
-#include "suite/migration.hpp"
-#include "suite/verify.hpp"
+#include "engines/layer_step.hpp"
+#include "measure/migration_stats.hpp"
+#include "measure/verify.hpp"
 
 namespace epbench {
 

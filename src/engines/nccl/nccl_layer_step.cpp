@@ -1,7 +1,7 @@
 // Device-resident NCCL layer step; see nccl_layer_step.hpp. Mirrors LayerStepper::run
 // (layer_step.cpp) phase by phase: the host plan and counts are the same, only the rows live
 // on the GPU and move with NCCL instead of MPI.
-#include "suite/nccl/nccl_layer_step.hpp"
+#include "engines/nccl/nccl_layer_step.hpp"
 
 #include <cuda_runtime.h>
 

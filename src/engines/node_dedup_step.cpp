@@ -2,7 +2,7 @@
 // choice, carrier lists per gateway, packing, carrier-count exchange; dispatch = inter-node
 // carriers + their metadata, intra-node forwarding plan, forward; ffn as the flat engine;
 // combine = outputs back to the gateways, per-node partial sums, partials back home.
-#include "suite/node_dedup_step.hpp"
+#include "engines/node_dedup_step.hpp"
 
 #include <cstring>
 #include <stdexcept>

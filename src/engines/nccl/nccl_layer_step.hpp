@@ -19,7 +19,7 @@
 #include <memory>
 #include <string>
 
-#include "suite/layer_step.hpp"
+#include "engines/layer_step.hpp"
 
 namespace epbench {
 

@@ -1,5 +1,5 @@
 // Reduction of per-rank samples into a results "run" object; see samples.hpp.
-#include "suite/samples.hpp"
+#include "measure/samples.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,9 +1,9 @@
 // Layer engine factory; see layer_step.hpp.
 #include "common/error.hpp"
-#include "suite/layer_step.hpp"
-#include "suite/node_dedup_step.hpp"
+#include "engines/layer_step.hpp"
+#include "engines/node_dedup_step.hpp"
 #ifdef EPBENCH_HAVE_NCCL
-#include "suite/nccl/nccl_layer_step.hpp"
+#include "engines/nccl/nccl_layer_step.hpp"
 #endif
 
 namespace epbench {

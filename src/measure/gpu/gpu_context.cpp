@@ -1,5 +1,5 @@
 // GPU part of the results context; see gpu_context.hpp.
-#include "suite/nccl/gpu_context.hpp"
+#include "measure/gpu/gpu_context.hpp"
 
 #include <cuda_runtime.h>
 
