@@ -1,6 +1,7 @@
 // `epbench run`; see run_command.hpp. Flow: flags -> scenario (preset, file, flags) -> MPI ->
 // agreed validation -> one run per policy -> rank 0 prints the tables and writes the results.
 #include "app/run_command.hpp"
+#include "app/scenario_flags.hpp"
 #include "app/version.hpp"
 
 #include <cblas.h>
@@ -27,39 +28,11 @@ namespace epbench {
 namespace {
 
 struct RunOptions {
-  std::string preset = "small", scenario_file, output, output_dir = "results/local";
+  std::string output, output_dir = "results/local";
   int ranks_per_node = 0, device = -1;
   std::vector<std::string> argv;
-  Scenario flags;  // values of the override flags
-  std::vector<std::pair<CLI::Option*, std::function<void(Scenario&)>>> overrides;
+  ScenarioFlags scenario;
 };
-
-template <typename T>
-CLI::Option* add_override(CLI::App* cmd, RunOptions& opt, const std::string& name,
-                          T Scenario::*field, const std::string& help) {
-  CLI::Option* o = cmd->add_option(name, opt.flags.*field, help);
-  opt.overrides.push_back({o, [&opt, field](Scenario& s) { s.*field = opt.flags.*field; }});
-  return o;
-}
-
-template <typename T>
-void add_model_override(CLI::App* cmd, RunOptions& opt, const std::string& name,
-                        T ModelShape::*field, const std::string& help) {
-  CLI::Option* o = cmd->add_option(name, opt.flags.model.*field, help);
-  opt.overrides.push_back(
-      {o, [&opt, field](Scenario& s) { s.model.*field = opt.flags.model.*field; }});
-}
-
-Scenario build_scenario(const RunOptions& opt) {
-  Scenario s = preset(opt.preset);
-  if (!opt.scenario_file.empty()) {
-    apply_scenario_json(read_json_file(opt.scenario_file), opt.scenario_file, s);
-  }
-  for (const auto& [option, apply] : opt.overrides)
-    if (option->count() > 0) apply(s);
-  s.validate();
-  return s;
-}
 
 // Memory the expert weights and buffers of one rank need, against what its node has.
 void check_memory(const Scenario& s, const comm::Topology& topo) {
@@ -143,7 +116,7 @@ void run_suite(RunOptions& opt) {
   comm::Topology topo;
   std::unique_ptr<TokenSource> source;
   std::filesystem::path path;
-  agreed([&] { s = build_scenario(opt); });
+  agreed([&] { s = build_scenario(opt.scenario); });
   agreed([&] {
     const std::string err = comm::detect_topology(opt.ranks_per_node, &topo);
     require_input(err.empty(), err);
@@ -205,41 +178,7 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
   CLI::App* cmd = app.add_subcommand(
       "run", "Run the MoE expert-parallel suite under mpirun/srun (gate, dispatch, FFN, combine)");
   RunOptions& o = *opt;
-  std::string presets;
-  for (const auto& n : preset_names()) presets += (presets.empty() ? "" : ", ") + n;
-  cmd->add_option("--preset", o.preset, "Model/scenario preset: " + presets)->capture_default_str();
-  cmd->add_option("--scenario", o.scenario_file, "Scenario JSON (fields of results' \"scenario\")");
-  add_model_override(cmd, o, "--hidden", &ModelShape::hidden, "Hidden size");
-  add_model_override(cmd, o, "--ffn", &ModelShape::ffn, "Expert FFN (intermediate) size");
-  add_model_override(cmd, o, "--experts", &ModelShape::num_experts, "Routed experts");
-  add_model_override(cmd, o, "--top-k", &ModelShape::top_k, "Experts per token");
-  add_model_override(cmd, o, "--groups", &ModelShape::n_group, "Expert groups (n_group)");
-  add_model_override(cmd, o, "--topk-groups", &ModelShape::topk_group, "Groups kept per token");
-  add_model_override(cmd, o, "--score", &ModelShape::score, "Router score: softmax|sigmoid");
-  add_override(cmd, o, "--tokens-per-rank", &Scenario::tokens_per_rank, "Tokens per rank per step");
-  add_override(cmd, o, "--layers", &Scenario::num_layers, "MoE layers");
-  add_override(cmd, o, "--warmup", &Scenario::warmup_steps, "Warm-up steps (load statistics)");
-  add_override(cmd, o, "--steps", &Scenario::measured_steps, "Measured steps");
-  add_override(cmd, o, "--skew", &Scenario::skew, "uniform | zipf:S | hot:K:X | group:S");
-  add_override(cmd, o, "--drift", &Scenario::drift, "Popularity drift (experts per step)");
-  add_override(cmd, o, "--trace", &Scenario::trace, "Replay recorded per-expert counts (CSV)");
-  add_override(cmd, o, "--seed", &Scenario::seed, "Seed of weights, tokens and router");
-  add_override(cmd, o, "--policies", &Scenario::policies,
-               "Placement policies (comma list): " + policy_names())
-      ->delimiter(',');
-  add_override(cmd, o, "--redundant-experts", &Scenario::num_redundant_experts,
-               "Extra replica slots in total (default: one per rank)");
-  add_override(cmd, o, "--replica-rule", &Scenario::replica_rule, "round-robin | same-node");
-  add_override(cmd, o, "--window", &Scenario::window_steps, "Load-statistics window in steps");
-  add_override(cmd, o, "--rebalance-every", &Scenario::rebalance_every,
-               "Rebalance every N measured steps (0: once after warm-up)");
-  add_override(cmd, o, "--verify", &Scenario::verify, "all | sample:N tokens per rank per layer");
-  add_override(cmd, o, "--backend", &Scenario::backend, "Expert FFN backend: kokkos | cuda");
-  add_override(cmd, o, "--comm", &Scenario::comm, "Communication: mpi | nccl");
-  add_override(cmd, o, "--dispatch", &Scenario::dispatch,
-               "flat (a row per token and expert) | node-dedup (a row per token and remote node, "
-               "forwarded inside the node)");
-  add_override(cmd, o, "--label", &Scenario::label, "Free-text label stored in the results");
+  add_scenario_flags(cmd, o.scenario);
   cmd->add_option("--ranks-per-node", o.ranks_per_node,
                   "Emulate nodes of this many ranks (default: SLURM_NODEID, else host names)");
   cmd->add_option("--device", o.device, "GPU ordinal (default: local rank)");

@@ -162,7 +162,7 @@ void check_context(const Checker& c, const json& doc, Shape& shape) {
   c.require(N * rpn >= R, join(p, "ranks_per_node"),
             std::to_string(N) + " nodes x " + std::to_string(rpn) + " ranks per node < " +
                 std::to_string(R) + " ranks");
-  c.one_of(ctx, p, "node_source", {"slurm", "hostname", "emulated"});
+  c.one_of(ctx, p, "node_source", {"slurm", "hostname", "emulated", "simulated"});
   const std::string per_rank = "one per rank: context.num_ranks";
   auto nodes = c.integers(ctx, p, "rank_nodes", R, per_rank, 0);
   for (size_t r = 0; r < nodes.size(); ++r)

@@ -1,0 +1,77 @@
+// Scenario flags; see scenario_flags.hpp.
+#include "app/scenario_flags.hpp"
+
+#include "common/files.hpp"
+#include "placement/policy.hpp"
+
+namespace epbench {
+namespace {
+
+template <typename T>
+CLI::Option* add_override(CLI::App* cmd, ScenarioFlags& opt, const std::string& name,
+                          T Scenario::*field, const std::string& help) {
+  CLI::Option* o = cmd->add_option(name, opt.flags.*field, help);
+  opt.overrides.push_back({o, [&opt, field](Scenario& s) { s.*field = opt.flags.*field; }});
+  return o;
+}
+
+template <typename T>
+void add_model_override(CLI::App* cmd, ScenarioFlags& opt, const std::string& name,
+                        T ModelShape::*field, const std::string& help) {
+  CLI::Option* o = cmd->add_option(name, opt.flags.model.*field, help);
+  opt.overrides.push_back(
+      {o, [&opt, field](Scenario& s) { s.model.*field = opt.flags.model.*field; }});
+}
+
+}  // namespace
+
+Scenario build_scenario(const ScenarioFlags& opt) {
+  Scenario s = preset(opt.preset);
+  if (!opt.scenario_file.empty()) {
+    apply_scenario_json(read_json_file(opt.scenario_file), opt.scenario_file, s);
+  }
+  for (const auto& [option, apply] : opt.overrides)
+    if (option->count() > 0) apply(s);
+  s.validate();
+  return s;
+}
+
+void add_scenario_flags(CLI::App* cmd, ScenarioFlags& o) {
+  std::string presets;
+  for (const auto& n : preset_names()) presets += (presets.empty() ? "" : ", ") + n;
+  cmd->add_option("--preset", o.preset, "Model/scenario preset: " + presets)->capture_default_str();
+  cmd->add_option("--scenario", o.scenario_file, "Scenario JSON (fields of results' \"scenario\")");
+  add_model_override(cmd, o, "--hidden", &ModelShape::hidden, "Hidden size");
+  add_model_override(cmd, o, "--ffn", &ModelShape::ffn, "Expert FFN (intermediate) size");
+  add_model_override(cmd, o, "--experts", &ModelShape::num_experts, "Routed experts");
+  add_model_override(cmd, o, "--top-k", &ModelShape::top_k, "Experts per token");
+  add_model_override(cmd, o, "--groups", &ModelShape::n_group, "Expert groups (n_group)");
+  add_model_override(cmd, o, "--topk-groups", &ModelShape::topk_group, "Groups kept per token");
+  add_model_override(cmd, o, "--score", &ModelShape::score, "Router score: softmax|sigmoid");
+  add_override(cmd, o, "--tokens-per-rank", &Scenario::tokens_per_rank, "Tokens per rank per step");
+  add_override(cmd, o, "--layers", &Scenario::num_layers, "MoE layers");
+  add_override(cmd, o, "--warmup", &Scenario::warmup_steps, "Warm-up steps (load statistics)");
+  add_override(cmd, o, "--steps", &Scenario::measured_steps, "Measured steps");
+  add_override(cmd, o, "--skew", &Scenario::skew, "uniform | zipf:S | hot:K:X | group:S");
+  add_override(cmd, o, "--drift", &Scenario::drift, "Popularity drift (experts per step)");
+  add_override(cmd, o, "--trace", &Scenario::trace, "Replay recorded per-expert counts (CSV)");
+  add_override(cmd, o, "--seed", &Scenario::seed, "Seed of weights, tokens and router");
+  add_override(cmd, o, "--policies", &Scenario::policies,
+               "Placement policies (comma list): " + policy_names())
+      ->delimiter(',');
+  add_override(cmd, o, "--redundant-experts", &Scenario::num_redundant_experts,
+               "Extra replica slots in total (default: one per rank)");
+  add_override(cmd, o, "--replica-rule", &Scenario::replica_rule, "round-robin | same-node");
+  add_override(cmd, o, "--window", &Scenario::window_steps, "Load-statistics window in steps");
+  add_override(cmd, o, "--rebalance-every", &Scenario::rebalance_every,
+               "Rebalance every N measured steps (0: once after warm-up)");
+  add_override(cmd, o, "--verify", &Scenario::verify, "all | sample:N tokens per rank per layer");
+  add_override(cmd, o, "--backend", &Scenario::backend, "Expert FFN backend: kokkos | cuda");
+  add_override(cmd, o, "--comm", &Scenario::comm, "Communication: mpi | nccl");
+  add_override(cmd, o, "--dispatch", &Scenario::dispatch,
+               "flat (a row per token and expert) | node-dedup (a row per token and remote node, "
+               "forwarded inside the node)");
+  add_override(cmd, o, "--label", &Scenario::label, "Free-text label stored in the results");
+}
+
+}  // namespace epbench

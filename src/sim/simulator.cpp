@@ -1,0 +1,472 @@
+// The simulator; see simulator.hpp. The structure follows suite/policy_run.cpp step for step
+// (initial placement on uniform loads, warm-up with a statistics window, rebalance, measured
+// steps with periodic rebalancing) so that a simulated run and a real one differ only in where
+// their times come from.
+#include "sim/simulator.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+
+#include "common/error.hpp"
+#include "dispatch/dispatch_plan.hpp"
+#include "gating/hash_rng.hpp"
+#include "measure/context.hpp"
+#include "metrics/balance.hpp"
+#include "metrics/stats.hpp"
+#include "placement/policy.hpp"
+#include "results/schema.hpp"
+#include "sim/cost_model.hpp"
+#include "sim/traffic.hpp"
+#include "suite/token_source.hpp"
+
+namespace epbench::sim {
+namespace {
+
+constexpr int kPhases = 6;  // gate, layout, dispatch, ffn, combine, total (schema order)
+constexpr uint64_t kSampleTag = 0x53494D43;  // "SIMC": the count sampler's stream
+
+struct PhaseTimes {
+  double us[kPhases] = {0, 0, 0, 0, 0, 0};
+};
+
+// Every rank's phase times of one layer step; the spans (max over ranks; total = sum of spans).
+struct StepTimes {
+  std::vector<PhaseTimes> ranks;
+  PhaseTimes span;
+};
+
+StepTimes step_times(const Profile& p, const LayerShape& shape, const StepTraffic& t, int spr) {
+  StepTimes out;
+  const int R = static_cast<int>(t.ranks.size());
+  out.ranks.resize(R);
+  const double gate = gate_us(p, shape), layout = layout_us(p, shape);
+  for (int r = 0; r < R; ++r) {
+    PhaseTimes& pt = out.ranks[r];
+    pt.us[0] = gate;
+    pt.us[1] = layout;
+    pt.us[2] = dispatch_us(p, shape, t.ranks[r]);
+    pt.us[3] = ffn_us(p, shape, std::span<const int64_t>(t.slot_rows).subspan(size_t(r) * spr, spr));
+    pt.us[4] = combine_us(p, shape, t.ranks[r]);
+    pt.us[5] = pt.us[0] + pt.us[1] + pt.us[2] + pt.us[3] + pt.us[4];
+    for (int ph = 0; ph < 5; ++ph) out.span.us[ph] = std::max(out.span.us[ph], pt.us[ph]);
+  }
+  out.span.us[5] = 0;
+  for (int ph = 0; ph < 5; ++ph) out.span.us[5] += out.span.us[ph];
+  return out;
+}
+
+// The balanced reference step: the same rows, every slot receiving the same count and every
+// source spreading its rows evenly over all slots.
+PhaseTimes balanced_span(const Profile& p, const LayerShape& shape, const Cluster& c, int slots,
+                         const std::string& dispatch) {
+  Placement identity(1, slots, c.num_gpus, c.num_nodes(), [&] {
+    std::vector<int32_t> v(slots);
+    for (int i = 0; i < slots; ++i) v[i] = i;
+    return v;
+  }());
+  StepTraffic t;
+  TrafficBuilder b(identity, 0, c.gpus_per_node, ReplicaRule::kRoundRobin, shape.top_k,
+                   shape.tokens_per_rank, dispatch == "node-dedup", t);
+  const int64_t rows = shape.tokens_per_rank * shape.top_k;
+  std::vector<int64_t> counts(slots);
+  for (int r = 0; r < c.num_gpus; ++r) {
+    // rows / slots each, the remainder on consecutive slots starting at a rotating offset
+    for (int s = 0; s < slots; ++s)
+      counts[s] = rows / slots + (((s - int64_t(r) * (rows % slots)) % slots + slots) % slots <
+                                  rows % slots);
+    b.add_source_counts(r, counts, 0);
+  }
+  b.finish();
+  return step_times(p, shape, t, slots / c.num_gpus).span;
+}
+
+nlohmann::json stats_json(std::vector<double> us) {
+  const SampleStats s = sample_stats(us);
+  return {{"median", s.median}, {"p99", s.p99}, {"min", s.min}, {"max", s.max}};
+}
+
+double mean_of(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return v.empty() ? 0.0 : sum / double(v.size());
+}
+
+// Expert weights moved from `prev` to `next` (the rule of suite/migration.cpp: a rank receives
+// every expert of its new slots it did not hold, from a holder on its node if any, else the
+// first holder in slot order), and the migration time from the cost model.
+struct MigrationResult {
+  int64_t experts_moved = 0, bytes = 0, inter_node_bytes = 0;
+  double us = 0;
+};
+
+MigrationResult migration(const Placement& prev, const Placement& next, const Cluster& c,
+                          const Profile& p, double expert_bytes) {
+  MigrationResult res;
+  const int R = c.num_gpus, rpn = c.gpus_per_node, spr = next.slots_per_gpu();
+  std::vector<RankMigration> ranks(R);
+  std::vector<int> last_peer(size_t(R) * 2, -1);  // per rank and class: last peer counted
+  for (int dst = 0; dst < R; ++dst)
+    for (int l = 0; l < next.num_layers(); ++l)
+      for (int s = 0; s < spr; ++s) {
+        const int e = next.phy2log(l, dst * spr + s);
+        int src = -1;
+        bool held = false;
+        for (int32_t slot : prev.replicas(l, e)) {
+          const int holder = prev.gpu_of_slot(slot);
+          held = held || holder == dst;
+          if (src < 0 || (holder / rpn == dst / rpn && src / rpn != dst / rpn)) src = holder;
+        }
+        if (held) continue;
+        const int cls = src / rpn == dst / rpn ? 0 : 1;
+        ++res.experts_moved;
+        res.bytes += int64_t(expert_bytes);
+        if (cls == 1) res.inter_node_bytes += int64_t(expert_bytes);
+        ranks[src].sent_bytes[cls] += expert_bytes;
+        ranks[dst].received_bytes[cls] += expert_bytes;
+        if (last_peer[size_t(dst) * 2 + cls] != src) {  // transfers to dst are in dst order
+          ++ranks[dst].peers[cls];
+          last_peer[size_t(dst) * 2 + cls] = src;
+        }
+      }
+  if (res.experts_moved == 0) return res;
+  for (const RankMigration& m : ranks) res.us = std::max(res.us, migration_us(p, m));
+  return res;
+}
+
+nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profile& p,
+                               const TokenSource& source, const std::string& routing,
+                               const SimOptions& o, int policy_index) {
+  const std::string& policy_name = s.policies[policy_index];
+  const PlacementPolicy& policy = find_policy(policy_name);
+  const int E = s.model.num_experts, L = s.num_layers, R = c.num_gpus, K = s.model.top_k;
+  const int64_t T = s.tokens_per_rank;
+  const int num_slots = policy_name == "none" ? E : E + s.redundant_experts_for(R);
+  const int spr = num_slots / R;
+  const int window = s.window_steps > 0 ? s.window_steps : std::max(s.warmup_steps, 1);
+  const LayerShape shape{s.model.hidden, s.model.ffn, E, K, R, T};
+  const ReplicaRule rule = parse_replica_rule(s.replica_rule);
+  const bool node_dedup = s.dispatch == "node-dedup";
+  std::vector<int> node_of_rank(R);
+  for (int r = 0; r < R; ++r) node_of_rank[r] = r / c.gpus_per_node;
+
+  EplbProblem problem{L, E, std::vector<double>(size_t(L) * E, 1.0), num_slots, s.model.n_group,
+                      c.num_nodes(), R};
+  PolicyResult current = policy.compute(problem);
+  const PhaseTimes balanced = balanced_span(p, shape, c, num_slots, s.dispatch);
+
+  // Per measured sample (step x layer): spans, tax, rows and times per rank, bytes.
+  std::vector<int> sample_layer;
+  std::vector<PhaseTimes> spans;
+  std::vector<int64_t> rows_all;      // [sample][rank]
+  std::vector<double> rank_us;        // [sample][rank][phase]
+  std::vector<double> max_bytes, intra_bytes, inter_bytes, dedup_bytes;
+  std::vector<double> send_bytes_rank(R, 0.0);
+  std::deque<std::vector<int64_t>> history;
+  std::vector<int64_t> measured_counts(size_t(L) * E, 0);  // realized load, measured steps
+  MigrationResult migrated;
+  int migration_events = 0;
+  double placement_us_total = 0;
+  int64_t rows_conserved = 0, rows_expected = 0;
+
+  std::vector<float> hidden, weights;
+  std::vector<int32_t> ids;
+  std::vector<int64_t> counts(E);
+  StepTraffic traffic;
+
+  auto do_step = [&](int step, bool measured) {
+    std::vector<int64_t> step_counts(size_t(L) * E, 0);
+    for (int l = 0; l < L; ++l) {
+      TrafficBuilder builder(current.placement, l, c.gpus_per_node, rule, K, T, node_dedup,
+                             traffic);
+      std::vector<double> shares;
+      if (routing == "counts") shares = capped_shares(source.popularity(l, step), K);
+      for (int r = 0; r < R; ++r) {
+        if (routing == "counts") {
+          sample_counts(shares, T * K,
+                        gating::hash_key({s.seed, kSampleTag, uint64_t(l), uint64_t(step),
+                                          uint64_t(r)}),
+                        counts);
+          builder.add_source_counts(r, counts, gating::hash_key({s.seed, uint64_t(l),
+                                                                 uint64_t(step), uint64_t(r)}));
+          for (int e = 0; e < E; ++e) step_counts[size_t(l) * E + e] += counts[e];
+        } else {
+          hidden.resize(size_t(T) * s.model.hidden);
+          ids.resize(size_t(T) * K);
+          weights.resize(size_t(T) * K);
+          source.hidden_states(l, step, r, hidden);
+          source.route(l, step, r, hidden, ids, weights);
+          const DispatchPlan plan = build_dispatch_plan(current.placement, l, ids, K, r,
+                                                        int64_t(r) * T, node_of_rank, rule);
+          builder.add_source_plan(r, plan);
+          for (int32_t e : ids) ++step_counts[size_t(l) * E + e];
+        }
+      }
+      builder.finish();
+      rows_conserved += traffic.total_rows;
+      rows_expected += int64_t(R) * T * K;
+      if (!measured) continue;
+      if (o.on_measured_sample) o.on_measured_sample(policy_index, l, traffic, shape);
+      const StepTimes times = step_times(p, shape, traffic, spr);
+      sample_layer.push_back(l);
+      spans.push_back(times.span);
+      double mb = 0, intra = 0, inter = 0, dedup = 0;
+      for (int r = 0; r < R; ++r) {
+        int64_t received = 0;
+        for (int sl = 0; sl < spr; ++sl) received += traffic.slot_rows[size_t(r) * spr + sl];
+        rows_all.push_back(received);
+        for (int ph = 0; ph < kPhases; ++ph) rank_us.push_back(times.ranks[r].us[ph]);
+        const RankTraffic& rt = traffic.ranks[r];
+        const double row_bytes = shape.row_bytes();
+        // Flat-dispatch bytes (as `run` reports them whatever the engine).
+        const double intra_r = double(traffic.flat_sent_rows[0][r]) * row_bytes;
+        const double inter_r = double(traffic.flat_sent_rows[1][r]) * row_bytes;
+        mb = std::max(mb, intra_r + inter_r + double(rt.self_rows) * row_bytes);
+        send_bytes_rank[r] += intra_r + inter_r;
+        dedup += double(traffic.inter_rows_dedup[r]) * row_bytes;
+        intra += intra_r;
+        inter += inter_r;
+      }
+      max_bytes.push_back(mb);
+      intra_bytes.push_back(intra);
+      inter_bytes.push_back(inter);
+      dedup_bytes.push_back(dedup);
+    }
+    if (measured)
+      for (size_t i = 0; i < step_counts.size(); ++i) measured_counts[i] += step_counts[i];
+    history.push_back(std::move(step_counts));
+    while (static_cast<int>(history.size()) > window) history.pop_front();
+  };
+
+  auto rebalance = [&] {
+    if (policy_name == "none") return;
+    std::vector<double> weight(size_t(L) * E, 0.0);
+    for (const auto& h : history)
+      for (size_t i = 0; i < h.size(); ++i) weight[i] += double(h[i]);
+    problem.weight = std::move(weight);
+    const auto t0 = std::chrono::steady_clock::now();
+    PolicyResult next = policy.compute(problem);
+    placement_us_total += std::chrono::duration<double, std::micro>(
+                              std::chrono::steady_clock::now() - t0)
+                              .count();
+    const MigrationResult m =
+        migration(current.placement, next.placement, c, p, shape.expert_weight_bytes());
+    migrated.experts_moved += m.experts_moved;
+    migrated.bytes += m.bytes;
+    migrated.inter_node_bytes += m.inter_node_bytes;
+    migrated.us += m.us;
+    ++migration_events;
+    current = std::move(next);
+  };
+
+  for (int step = 0; step < s.warmup_steps; ++step) do_step(step, false);
+  rebalance();
+  for (int i = 0; i < s.measured_steps; ++i) {
+    if (s.rebalance_every > 0 && i > 0 && i % s.rebalance_every == 0) rebalance();
+    do_step(s.warmup_steps + i, true);
+  }
+
+  // ---- reduction into the results "run" object (the fields of measure/samples.cpp) --------
+  const int n = static_cast<int>(spans.size());
+  auto phase_series = [&](int ph, const std::vector<int>* only_layer) {
+    std::vector<double> v;
+    for (int i = 0; i < n; ++i)
+      if (!only_layer || sample_layer[i] == (*only_layer)[0]) v.push_back(spans[i].us[ph]);
+    return v;
+  };
+  nlohmann::json layers = nlohmann::json::array();
+  double sum_mean = 0, sum_max = 0, min_layer = 1.0, mean_layer = 0.0, hottest_over_mean = 0;
+  for (int l = 0; l < L; ++l) {
+    double lmean = 0, lmax = 0;
+    std::vector<double> tokens(R, 0.0);
+    int count = 0;
+    for (int i = 0; i < n; ++i) {
+      if (sample_layer[i] != l) continue;
+      std::vector<double> v(R);
+      for (int r = 0; r < R; ++r) v[r] = double(rows_all[size_t(i) * R + r]);
+      const LoadStats st = load_stats(v);
+      lmean += st.mean;
+      lmax += st.max;
+      for (int r = 0; r < R; ++r) tokens[r] += v[r];
+      ++count;
+    }
+    const double bal = lmax > 0 ? lmean / lmax : 1.0;
+    sum_mean += lmean;
+    sum_max += lmax;
+    min_layer = std::min(min_layer, bal);
+    mean_layer += bal / L;
+    std::vector<int64_t> tokens_int(R);
+    for (int r = 0; r < R; ++r) tokens_int[r] = std::llround(tokens[r] / std::max(count, 1));
+    const std::vector<int> which = {l};
+    nlohmann::json phases;
+    for (int ph = 0; ph < kPhases; ++ph) phases[kResultsPhases[ph]] = stats_json(phase_series(ph, &which));
+    std::vector<double> per_expert(E);
+    for (int e = 0; e < E; ++e)
+      per_expert[e] = double(measured_counts[size_t(l) * E + e]) / s.measured_steps;
+    const double hottest = *std::max_element(per_expert.begin(), per_expert.end()) /
+                           (double(T) * K * R / E);
+    hottest_over_mean = std::max(hottest_over_mean, hottest);
+    layers.push_back({{"layer", l}, {"balancedness", bal},
+                      {"imbalance_ratio", lmean > 0 ? lmax / lmean : 1.0},
+                      {"tokens_per_rank", tokens_int}, {"phases_us", phases},
+                      {"tokens_per_expert", per_expert}, {"hottest_expert_over_mean", hottest}});
+  }
+  nlohmann::json phases, tax, balanced_json, rank_median;
+  for (int ph = 0; ph < kPhases; ++ph) {
+    const std::vector<double> series = phase_series(ph, nullptr);
+    phases[kResultsPhases[ph]] = stats_json(series);
+    std::vector<double> ratio;
+    for (double x : series) ratio.push_back(balanced.us[ph] > 0 ? x / balanced.us[ph] : 1.0);
+    tax[kResultsPhases[ph]] = {{"median", percentile(ratio, 50.0)},
+                               {"min", ratio.empty() ? 1.0 : *std::min_element(ratio.begin(), ratio.end())},
+                               {"max", ratio.empty() ? 1.0 : *std::max_element(ratio.begin(), ratio.end())}};
+    balanced_json[kResultsPhases[ph]] = balanced.us[ph];
+    std::vector<double> med(R);
+    for (int r = 0; r < R; ++r) {
+      std::vector<double> v(n);
+      for (int i = 0; i < n; ++i) v[i] = rank_us[(size_t(i) * R + r) * kPhases + ph];
+      med[r] = percentile(v, 50.0);
+    }
+    rank_median[kResultsPhases[ph]] = med;
+  }
+  std::vector<int64_t> tokens_received(R), send_bytes(R);
+  for (int r = 0; r < R; ++r) {
+    double rows = 0;
+    for (int i = 0; i < n; ++i) rows += double(rows_all[size_t(i) * R + r]);
+    tokens_received[r] = std::llround(rows / std::max(n, 1));
+    send_bytes[r] = std::llround(send_bytes_rank[r] / std::max(n, 1));
+  }
+  const std::vector<double> totals = phase_series(5, nullptr);
+  const double total_s = percentile(totals, 50.0) * 1e-6;
+  const double dispatch_s = percentile(phase_series(2, nullptr), 50.0) * 1e-6;
+  const double ffn_s = percentile(phase_series(3, nullptr), 50.0) * 1e-6;
+  const int64_t dispatch_bytes = std::llround(mean_of(max_bytes));
+  const double algbw = dispatch_s > 0 ? double(dispatch_bytes) / dispatch_s / 1e9 : 0.0;
+  const double rows_per_sample = double(T) * K * R;
+  double step_seconds = 0;
+  for (double x : totals) step_seconds += x * 1e-6;
+  const double amortized_s = step_seconds + (placement_us_total + migrated.us) * 1e-6;
+  nlohmann::json summary = {
+      {"balancedness", sum_max > 0 ? sum_mean / sum_max : 1.0},
+      {"balancedness_mean_layer", mean_layer},
+      {"balancedness_min_layer", min_layer},
+      {"imbalance_ratio", sum_mean > 0 ? sum_max / sum_mean : 1.0},
+      {"phases_us", phases},
+      {"hottest_expert_over_mean", hottest_over_mean},
+      {"tax", tax},
+      {"balanced_us", balanced_json},
+      {"tokens_per_s", total_s > 0 ? double(T) * R / total_s : 0.0},
+      {"tokens_per_s_amortized",
+       amortized_s > 0 ? double(T) * R * double(n) / L / amortized_s : 0.0},
+      {"placement_us_per_rebalance",
+       migration_events > 0 ? placement_us_total / migration_events : 0.0},
+      {"ffn_gflops", ffn_s > 0 ? rows_per_sample * shape.flops_per_row() / ffn_s / 1e9 : 0.0},
+      {"dispatch_bytes", dispatch_bytes},
+      {"dispatch_algbw_GBps", algbw},
+      {"dispatch_busbw_GBps", algbw * (R - 1) / R},
+      {"intra_node_bytes", std::llround(mean_of(intra_bytes))},
+      {"inter_node_bytes", std::llround(mean_of(inter_bytes))},
+      {"inter_node_bytes_node_dedup", std::llround(mean_of(dedup_bytes))},
+      {"migration",
+       {{"events", migration_events}, {"bytes", migrated.bytes},
+        {"inter_node_bytes", migrated.inter_node_bytes},
+        {"experts_moved", migrated.experts_moved}, {"seconds", migrated.us * 1e-6}}},
+      {"verify",
+       {{"checked_tokens", 0}, {"wrong", 0}, {"max_rel_err", 0.0},
+        {"tokens_conserved", rows_conserved == rows_expected},
+        {"migrated_experts_checked", 0}, {"migrated_experts_wrong", 0}}},
+      {"baselines",
+       {{"raw_alltoallv_us_median", 0.0}, {"dispatch_vs_raw_alltoallv", 0.0},
+        {"ffn_gflops_per_rank", 0.0}, {"sgemm_gflops_per_rank", 0.0}, {"ffn_vs_sgemm", 0.0}}}};
+  return {{"policy", policy_name},
+          {"policy_used", current.policy_used},
+          {"num_slots", num_slots},
+          {"ffn_backend", p.backend},
+          {"layer_engine", std::string("simulated-") + (node_dedup ? "node-dedup" : "flat")},
+          {"routing", routing},
+          {"summary", summary},
+          {"layers", layers},
+          {"per_rank",
+           {{"phase_us_median", rank_median}, {"tokens_received", tokens_received},
+            {"send_bytes", send_bytes}}}};
+}
+
+nlohmann::json simulated_context(const Cluster& c, const Profile& p, const SimOptions& o) {
+  std::vector<int> rank_nodes(c.num_gpus);
+  std::vector<std::string> hosts, rank_hosts(c.num_gpus);
+  for (int nd = 0; nd < c.num_nodes(); ++nd) hosts.push_back("sim-node" + std::to_string(nd));
+  for (int r = 0; r < c.num_gpus; ++r) {
+    rank_nodes[r] = r / c.gpus_per_node;
+    rank_hosts[r] = hosts[rank_nodes[r]];
+  }
+  return {{"argv", o.argv},
+          {"epbench_version", o.version},
+          {"git_hash", o.git_hash},
+          {"date_utc", utc_timestamp("%Y-%m-%dT%H:%M:%SZ")},
+          {"num_ranks", c.num_gpus},
+          {"num_nodes", c.num_nodes()},
+          {"ranks_per_node", c.gpus_per_node},
+          {"node_source", "simulated"},
+          {"rank_nodes", rank_nodes},
+          {"rank_hosts", rank_hosts},
+          {"hosts", hosts},
+          {"cpu_model", "simulated (profile " + p.name + ")"},
+          {"gpu_models", std::vector<std::string>{}},
+          {"backend", p.backend},
+          {"comm", p.backend == "cuda" ? "nccl" : "mpi"},
+          {"mpi_version", "simulated"},
+          {"cuda_version", nullptr},
+          {"nccl_version", nullptr},
+          {"kokkos_version", nullptr},
+          {"blas", nullptr},
+          {"interconnect", nullptr},
+          {"slurm", nullptr},
+          {"oversubscribed", false},
+          {"time_reduction",
+           "simulated: per phase the max over ranks of the cost model's time (the span between "
+           "barriers); total = sum of the phase spans"}};
+}
+
+}  // namespace
+
+std::string resolve_routing(const Scenario& s, const Cluster& c, const std::string& routing) {
+  if (routing != "auto") return routing;
+  if (!s.trace.empty()) return "tokens";
+  // The router's logits GEMM for every token of every rank, layer and step.
+  const double flops = 2.0 * s.model.hidden * s.model.num_experts * double(s.tokens_per_rank) *
+                       c.num_gpus * s.num_layers * (s.warmup_steps + s.measured_steps) *
+                       double(s.policies.size());
+  return flops <= 2e10 ? "tokens" : "counts";
+}
+
+void validate_simulation(const Scenario& s, const Cluster& c, const SimOptions& o) {
+  require_input(c.num_gpus >= 1, "--gpus must be positive, got " + std::to_string(c.num_gpus));
+  require_input(c.gpus_per_node >= 1 && c.num_gpus % c.gpus_per_node == 0,
+                "--gpus " + std::to_string(c.num_gpus) + " is not a multiple of --gpus-per-node " +
+                    std::to_string(c.gpus_per_node));
+  require_input(o.routing == "auto" || o.routing == "tokens" || o.routing == "counts",
+                "unknown --routing \"" + o.routing + "\" (known: auto, tokens, counts)");
+  require_input(!(o.routing == "counts" && !s.trace.empty()),
+                "--routing counts needs the router's shares: a --trace replays with tokens");
+  s.validate_for(c.num_gpus);
+}
+
+nlohmann::json simulate(const Scenario& s, const Cluster& c, const Profile& p,
+                        const SimOptions& o) {
+  validate_simulation(s, c, o);
+  const std::string routing = resolve_routing(s, c, o.routing);
+  const TokenSource source(s, c.num_gpus);
+  nlohmann::json doc = {{"schema", kResultsSchemaName},
+                        {"schema_version", kResultsSchemaVersion},
+                        {"simulated", true},
+                        {"profile", p.to_json()}};
+  doc["runs"] = nlohmann::json::array();
+  for (size_t i = 0; i < s.policies.size(); ++i)
+    doc["runs"].push_back(simulate_policy(s, c, p, source, routing, o, int(i)));
+  doc["context"] = simulated_context(c, p, o);
+  doc["scenario"] = s.to_json();
+  if (!s.label.empty()) doc["label"] = s.label;
+  return doc;
+}
+
+}  // namespace epbench::sim
