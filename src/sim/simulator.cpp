@@ -25,6 +25,7 @@ namespace {
 
 constexpr int kPhases = 6;  // gate, layout, dispatch, ffn, combine, total (schema order)
 constexpr uint64_t kSampleTag = 0x53494D43;  // "SIMC": the count sampler's stream
+constexpr int64_t kMaxRankSamples = 200000;   // ranks x samples above which raw samples are omitted
 
 struct PhaseTimes {
   double us[kPhases] = {0, 0, 0, 0, 0, 0};
@@ -219,8 +220,9 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
         const RankTraffic& rt = traffic.ranks[r];
         const double row_bytes = shape.row_bytes();
         // Flat-dispatch bytes (as `run` reports them whatever the engine).
-        const double intra_r = double(traffic.flat_sent_rows[0][r]) * row_bytes;
-        const double inter_r = double(traffic.flat_sent_rows[1][r]) * row_bytes;
+        // Bytes as `run` reports them: what this rank's engine sends (node-dedup: both stages).
+        const double intra_r = double(rt.sent_rows[0]) * row_bytes;
+        const double inter_r = double(rt.sent_rows[1]) * row_bytes;
         mb = std::max(mb, intra_r + inter_r + double(rt.self_rows) * row_bytes);
         send_bytes_rank[r] += intra_r + inter_r;
         dedup += double(traffic.inter_rows_dedup[r]) * row_bytes;
@@ -329,6 +331,18 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
     }
     rank_median[kResultsPhases[ph]] = med;
   }
+  // Raw per-rank samples (as `run` writes them) while they stay small.
+  nlohmann::json rank_samples;
+  if (int64_t(R) * n <= kMaxRankSamples)
+    for (int ph = 0; ph < kPhases; ++ph) {
+      nlohmann::json per = nlohmann::json::array();
+      for (int r = 0; r < R; ++r) {
+        std::vector<double> v(n);
+        for (int i = 0; i < n; ++i) v[i] = rank_us[(size_t(i) * R + r) * kPhases + ph];
+        per.push_back(v);
+      }
+      rank_samples[kResultsPhases[ph]] = std::move(per);
+    }
   std::vector<int64_t> tokens_received(R), send_bytes(R);
   for (int r = 0; r < R; ++r) {
     double rows = 0;
@@ -378,6 +392,13 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
       {"baselines",
        {{"raw_alltoallv_us_median", 0.0}, {"dispatch_vs_raw_alltoallv", 0.0},
         {"ffn_gflops_per_rank", 0.0}, {"sgemm_gflops_per_rank", 0.0}, {"ffn_vs_sgemm", 0.0}}}};
+  nlohmann::json per_rank = {{"phase_us_median", rank_median},
+                             {"tokens_received", tokens_received},
+                             {"send_bytes", send_bytes}};
+  if (!rank_samples.is_null()) {
+    per_rank["phase_us_samples"] = std::move(rank_samples);
+    per_rank["sample_layers"] = sample_layer;
+  }
   return {{"policy", policy_name},
           {"policy_used", current.policy_used},
           {"num_slots", num_slots},
@@ -386,9 +407,7 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
           {"routing", routing},
           {"summary", summary},
           {"layers", layers},
-          {"per_rank",
-           {{"phase_us_median", rank_median}, {"tokens_received", tokens_received},
-            {"send_bytes", send_bytes}}}};
+          {"per_rank", per_rank}};
 }
 
 nlohmann::json simulated_context(const Cluster& c, const Profile& p, const SimOptions& o) {

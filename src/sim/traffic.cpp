@@ -13,13 +13,27 @@ namespace {
 // A counter-based stream: every draw is splitmix64 of an incrementing key.
 struct Stream {
   uint64_t state;
+  double spare = 0.0;
+  bool has_spare = false;
   double uniform() { return gating::uniform_open01(gating::splitmix64(state++)); }
-  double normal() {
-    double z0, z1;
-    gating::normal_pair(state++, z0, z1);
+  double normal() {  // Box-Muller pairs: the second value is kept for the next call
+    if (has_spare) {
+      has_spare = false;
+      return spare;
+    }
+    double z0;
+    gating::normal_pair(state++, z0, spare);
+    has_spare = true;
     return z0;
   }
 };
+
+double int_pow(double x, int k) {
+  double r = 1.0;
+  for (; k > 0; k >>= 1, x *= x)
+    if (k & 1) r *= x;
+  return r;
+}
 
 int64_t sample_binomial(int64_t n, double p, Stream& rng) {
   if (n <= 0 || p <= 0.0) return 0;
@@ -110,12 +124,12 @@ TrafficBuilder::TrafficBuilder(const Placement& placement, int layer, int ranks_
   out.slot_rows.assign(placement.num_slots(), 0);
   out.ranks.assign(R, RankTraffic{});
   out.inter_rows_dedup.assign(R, 0);
-  out.flat_sent_rows[0].assign(R, 0);
-  out.flat_sent_rows[1].assign(R, 0);
   out.total_rows = 0;
   dest_rows_.assign(R, 0);
   node_dedup_rows_.assign(placement.num_nodes(), 0);
   touched_.reserve(R);
+  rank_of_slot_.resize(placement.num_slots());
+  for (int slot = 0; slot < placement.num_slots(); ++slot) rank_of_slot_[slot] = slot / spr_;
 }
 
 void TrafficBuilder::add_source_counts(int source, std::span<const int64_t> expert_rows,
@@ -142,14 +156,16 @@ void TrafficBuilder::add_source_counts(int source, std::span<const int64_t> expe
     auto give = [&](int64_t i, int64_t rows) {
       const int32_t slot = choices[i];
       out_.slot_rows[slot] += rows;
-      const int dest = slot / spr_;
+      const int dest = rank_of_slot_[slot];
       if (dest_rows_[dest] == 0) touched_.push_back(dest);
       dest_rows_[dest] += rows;
     };
     if (base == 0) {
-      for (int64_t j = 0; j < extra; ++j) give((start + j) % n, 1);
+      for (int64_t j = 0, i = start; j < extra; ++j, i = i + 1 == n ? 0 : i + 1) give(i, 1);
     } else {
-      for (int64_t i = 0; i < n; ++i) give(i, base + (((i - start + n) % n) < extra ? 1 : 0));
+      // replicas start, start+1, ... (cyclically) take the extra rows
+      for (int64_t i = 0, j = start == 0 ? 0 : n - start; i < n; ++i, j = j + 1 == n ? 0 : j + 1)
+        give(i, base + (j < extra ? 1 : 0));
     }
     out_.total_rows += c;
   }
@@ -163,7 +179,7 @@ void TrafficBuilder::add_source_counts(int source, std::span<const int64_t> expe
       continue;
     }
     const double q = std::min(1.0, double(rows) / token_rows);
-    int64_t dedup = std::llround(double(tokens_) * (1.0 - std::pow(1.0 - q, top_k_)));
+    int64_t dedup = std::llround(double(tokens_) * (1.0 - int_pow(1.0 - q, top_k_)));
     node_rows[n] = std::clamp<int64_t>(dedup, (rows + top_k_ - 1) / top_k_, rows);
   }
   add_destination_rows(source);
@@ -201,7 +217,6 @@ void TrafficBuilder::add_destination_rows(int source) {
       continue;
     }
     const int cls = d / rpn_ == my_node ? 0 : 1;
-    out_.flat_sent_rows[cls][source] += rows;
     if (cls == 0 || !node_dedup_) {
       me.sent_rows[cls] += rows;
       ++me.sent_peers[cls];
@@ -214,6 +229,8 @@ void TrafficBuilder::add_destination_rows(int source) {
     if (d != gateway) {
       out_.ranks[gateway].sent_rows[0] += rows;
       out_.ranks[d].received_rows[0] += rows;
+    } else {
+      out_.ranks[gateway].self_rows += rows;  // the gateway's own experts: a local copy
     }
   }
   touched_.clear();

@@ -37,17 +37,16 @@ std::vector<double> capped_shares(std::span<const double> popularity, int top_k)
 
 struct StepTraffic {
   std::vector<int64_t> slot_rows;          // [slots] rows each physical slot receives
-  std::vector<RankTraffic> ranks;          // [ranks] dispatch direction
+  std::vector<RankTraffic> ranks;          // [ranks] dispatch direction (both stages of
+                                           // node-dedup: carriers across, forwarding inside)
   std::vector<int64_t> inter_rows_dedup;   // [ranks] rows a node-dedup dispatch sends off-node
-  std::vector<int64_t> flat_sent_rows[2];  // [ranks] flat-dispatch rows to other ranks:
-                                           // [0] same node, [1] other nodes
   int64_t total_rows = 0;
 };
 
 class TrafficBuilder {
  public:
-  // node_dedup: model --dispatch node-dedup (gateway forwarding) in `ranks`; the flat fields
-  // (flat_sent_rows, inter_rows_dedup) are filled either way.
+  // node_dedup: model --dispatch node-dedup (gateway forwarding) in `ranks`; inter_rows_dedup
+  // is filled either way.
   TrafficBuilder(const Placement& placement, int layer, int ranks_per_node, ReplicaRule rule,
                  int top_k, int64_t tokens_per_rank, bool node_dedup, StepTraffic& out);
 
@@ -66,6 +65,7 @@ class TrafficBuilder {
   StepTraffic& out_;
   std::vector<int64_t> dest_rows_;      // scratch [ranks], rows of the current source
   std::vector<int32_t> touched_;        // destinations with rows
+  std::vector<int32_t> rank_of_slot_;
   std::vector<int64_t> node_dedup_rows_;  // scratch [nodes], per remote node of the source
 };
 

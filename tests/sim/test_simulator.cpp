@@ -1,0 +1,142 @@
+// The simulator against real runs and itself: with --routing tokens it replays a committed
+// measured run's routing, placements and dispatch exactly (balancedness per layer, bytes,
+// migration); sampled counts agree with it within sampling noise; results validate; a profile
+// fitted to a run predicts that run.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "results/schema.hpp"
+#include "sim/calibrate.hpp"
+#include "sim/simulator.hpp"
+
+using namespace epbench;
+using namespace epbench::sim;
+
+namespace {
+
+const std::string kResults = EPBENCH_RESULTS_DIR;
+
+Profile test_profile() { return load_profile(kResults + "/profiles/cpu-base.json"); }
+
+Scenario scenario_of(const nlohmann::json& doc) {
+  Scenario s;
+  apply_scenario_json(doc.at("scenario"), "test", s);
+  return s;
+}
+
+void expect_same_routing(const std::string& file) {
+  const nlohmann::json real = read_json_file(kResults + file);
+  const Scenario s = scenario_of(real);
+  const Cluster c{real["context"]["num_ranks"].get<int>(),
+                  real["context"]["ranks_per_node"].get<int>()};
+  SimOptions o;
+  o.routing = "tokens";
+  const nlohmann::json sim = simulate(s, c, test_profile(), o);
+  validate_results(sim, "simulated");
+  ASSERT_EQ(sim["runs"].size(), real["runs"].size());
+  for (size_t i = 0; i < real["runs"].size(); ++i) {
+    const auto& r = real["runs"][i];
+    const auto& m = sim["runs"][i];
+    EXPECT_EQ(m["policy_used"], r["policy_used"]);
+    for (size_t l = 0; l < r["layers"].size(); ++l) {
+      EXPECT_NEAR(m["layers"][l]["balancedness"].get<double>(),
+                  r["layers"][l]["balancedness"].get<double>(), 1e-12)
+          << file << " " << r["policy"] << " layer " << l;
+      EXPECT_EQ(m["layers"][l]["tokens_per_rank"], r["layers"][l]["tokens_per_rank"]);
+    }
+    for (const char* key : {"intra_node_bytes", "inter_node_bytes", "inter_node_bytes_node_dedup",
+                            "dispatch_bytes"})
+      EXPECT_EQ(m["summary"][key], r["summary"][key]) << file << " " << key;
+    EXPECT_EQ(m["summary"]["migration"]["bytes"], r["summary"]["migration"]["bytes"]);
+    EXPECT_EQ(m["summary"]["migration"]["experts_moved"],
+              r["summary"]["migration"]["experts_moved"]);
+  }
+}
+
+}  // namespace
+
+TEST(Simulator, TokenRoutingReplaysACommittedRunExactly) {
+  expect_same_routing("/local/epbench-small-np4-20261122T063459Z-27848.json");
+}
+
+TEST(Simulator, TokenRoutingReplaysTheNodeDedupRunOnFourNodes) {
+  expect_same_routing("/local/epbench-small-np4-20261122T065827Z-14421.json");
+}
+
+// Sampled counts see the same shares as the router (uniform here, where popularity and
+// realized shares coincide): balancedness agrees within sampling noise.
+TEST(Simulator, SampledCountsAgreeWithTokenRoutingWithinNoise) {
+  Scenario s = preset("small");
+  s.skew = "uniform";
+  s.measured_steps = 40;
+  s.tokens_per_rank = 512;
+  const Cluster c{8, 4};
+  SimOptions tokens, counts;
+  tokens.routing = "tokens";
+  counts.routing = "counts";
+  const auto a = simulate(s, c, test_profile(), tokens);
+  const auto b = simulate(s, c, test_profile(), counts);
+  for (size_t i = 0; i < s.policies.size(); ++i) {
+    const double x = a["runs"][i]["summary"]["balancedness"].get<double>();
+    const double y = b["runs"][i]["summary"]["balancedness"].get<double>();
+    EXPECT_NEAR(x, y, 0.03) << s.policies[i];
+  }
+}
+
+TEST(Simulator, LargeSampledRunConservesRowsAndValidates) {
+  Scenario s = preset("deepseek-v3");
+  s.model.num_experts = 256;
+  s.tokens_per_rank = 256;
+  s.measured_steps = 3;
+  s.drift = 0.5;
+  s.rebalance_every = 2;
+  s.policies = {"none", "eplb"};
+  const Cluster c{64, 8};
+  SimOptions o;
+  o.routing = "counts";
+  const auto doc = simulate(s, c, load_profile(kResults + "/profiles/h200.json"), o);
+  validate_results(doc, "simulated");
+  EXPECT_TRUE(doc["simulated"].get<bool>());
+  for (const auto& run : doc["runs"]) {
+    EXPECT_TRUE(run["summary"]["verify"]["tokens_conserved"].get<bool>());
+    const auto& tax = run["summary"]["tax"];
+    for (const char* ph : {"ffn", "total"}) EXPECT_GE(tax[ph]["median"].get<double>(), 0.99) << ph;
+  }
+  // EPLB balances better than none under zipf skew; it rebalanced twice (after warm-up, step 2).
+  EXPECT_GT(doc["runs"][1]["summary"]["balancedness"].get<double>(),
+            doc["runs"][0]["summary"]["balancedness"].get<double>());
+  EXPECT_EQ(doc["runs"][1]["summary"]["migration"]["events"].get<int>(), 2);
+}
+
+// A profile fitted to a (simulated, hence exactly linear) run predicts it: the fit and the
+// simulator read the same features.
+TEST(Calibrate, FittedProfilePredictsItsOwnData) {
+  Profile truth = test_profile();
+  truth.ffn_gflops = 37;
+  truth.ffn_slot_us = 12;
+  truth.comm_fixed_us = 40;
+  truth.intra = {7.0, 3.0};
+  Scenario s = preset("small");
+  s.measured_steps = 6;
+  std::vector<MeasuredFile> files;
+  for (auto [gpus, tokens] : {std::pair{2, 256}, std::pair{4, 128}, std::pair{4, 512}}) {
+    s.tokens_per_rank = tokens;
+    SimOptions o;
+    o.routing = "tokens";
+    nlohmann::json doc = simulate(s, Cluster{gpus, gpus}, truth, o);
+    doc["simulated"] = false;  // stands in for a measured file
+    files.push_back({"g" + std::to_string(gpus) + "t" + std::to_string(tokens), doc});
+  }
+  const Profile fitted = fit_profile(files, test_profile(), "fit");
+  const auto check = check_profile(files, fitted);
+  for (const auto& [phase, e] : check["per_phase"].items())
+    EXPECT_LT(e["max_abs_error"].get<double>(), 0.02) << phase;
+  for (const auto& b : check["balancedness"])
+    EXPECT_NEAR(b["measured"].get<double>(), b["simulated"].get<double>(), 1e-12);
+  EXPECT_THROW(fit_profile({{"x", nlohmann::json::parse(R"({"simulated": true, "runs": []})")}},
+                           test_profile(), "f"),
+               InputError);
+}
