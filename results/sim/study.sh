@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The committed simulator study (README "Simulating large clusters", docs/simulate.md):
+# DeepSeek-V3 layer shape (hidden 7168, expert FFN 2048, top-8 of 8 groups / top-4 groups,
+# 4096 tokens per GPU), experts = max(256, GPUs) so the no-replica baseline exists at every
+# size, 8 GPUs per node, one redundant slot per GPU, EP 8 -> 4096, zipf:1.2 and hot:8:10 skews
+# drifting one expert rank per step, a 4-step statistics window and a rebalance every 5 steps.
+# Policies: none and eplb, plus minmax when this build has it, and eplb with the exact
+# per-batch split (--replica-rule lp) when this build has it.
+#
+#   results/sim/study.sh [PROFILE]        (default h200; writes results/sim/study/<profile>/)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+bin=${EPBENCH_BIN:-$root/build/src/app/epbench}
+profile=${1:-h200}
+out=$root/results/sim/study/$profile
+mkdir -p "$out"
+help=$("$bin" simulate --help)
+policies=none,eplb
+grep -q minmax <<<"$help" && policies+=,minmax
+rules=(round-robin)
+grep -q "\blp\b" <<<"$help" && rules+=(lp)
+for skew in zipf:1.2 hot:8:10; do
+  for gpus in 8 16 32 64 128 256 512 1024 2048 4096; do
+    experts=$((gpus > 256 ? gpus : 256))
+    for rule in "${rules[@]}"; do
+      pol=$policies
+      [[ $rule == lp ]] && pol=eplb
+      name=$(echo "sim-$skew-g$gpus-$rule" | tr ':' '_')
+      [[ -e $out/$name.json ]] && continue
+      "$bin" simulate --preset deepseek-v3 --experts "$experts" --gpus "$gpus" \
+        --gpus-per-node 8 --profile "$profile" --routing counts --skew "$skew" --drift 1 \
+        --warmup 4 --window 4 --steps 10 --rebalance-every 5 --policies "$pol" \
+        --replica-rule "$rule" --label "sim-study $skew" --output "$out/$name.json" --quiet
+    done
+  done
+done
+/usr/bin/python3 "$root/results/sim/study_table.py" "$out" > "$out/summary.md"
+/usr/bin/python3 "$root/results/plot.py" "$out" -o "$root/results/sim/plots/$profile" > /dev/null
+echo "study: $out/summary.md, plots in results/sim/plots/$profile"
