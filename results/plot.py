@@ -11,6 +11,8 @@ skipped with a message) and makes, where the data allows:
   rank_load_*.png         tokens received per rank, per policy, for one run per machine
   phases_*.png            median time per phase, stacked, per run and policy, per machine
   compare_*.png           one scenario across machines: phase medians with p99 whiskers
+  sim_scaling_*.png       simulated files (epbench simulate): step time and imbalance tax vs GPUs
+                          per policy (+ replica rule), one figure per profile, model and skew
 Figures without enough data are skipped; the script prints what it made. Exit code 2 when the
 folder is missing or holds no results file. Needs matplotlib (Agg backend, no display).
 """
@@ -282,6 +284,39 @@ def plot_comparisons(docs, outdir, made):
                           f"t{sc['tokens_per_rank']}", made)
 
 
+def plot_sim_scaling(docs, outdir, made):
+    # Simulated runs only: per (profile, model, skew) a line per policy over GPUs.
+    groups = defaultdict(lambda: defaultdict(list))
+    for d in docs:
+        if not d.get("simulated"):
+            continue
+        sc = d["scenario"]
+        rule = sc["replica_rule"]
+        for run in d["runs"]:
+            label = run["policy"] + ("" if rule == "round-robin" else f" + {rule}")
+            groups[(d["profile"]["name"], sc["name"], sc["skew"], sc["drift"])][label].append(
+                (d["context"]["num_ranks"], run["summary"]["phases_us"]["total"]["median"] / 1e3,
+                 run["summary"].get("tax", {}).get("total", {}).get("median", float("nan"))))
+    for (profile, model, skew, drift), lines in groups.items():
+        if max(len(v) for v in lines.values()) < 2:
+            continue
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        for label, pts in sorted(lines.items()):
+            pts.sort()
+            ax1.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+            ax2.plot([p[0] for p in pts], [p[2] for p in pts], marker="o", label=label)
+        for ax in (ax1, ax2):
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("GPUs (expert-parallel ranks)")
+            ax.grid(True, alpha=0.3)
+        ax1.set_ylabel("predicted step time, ms (sum of phase spans)")
+        ax2.set_ylabel("imbalance tax (step / balanced step)")
+        ax2.legend(loc="upper left", fontsize=8)
+        fig.suptitle(f"SIMULATED ({profile} profile): {model}, skew {skew}, drift {drift}",
+                     fontsize=10)
+        save(fig, outdir, f"sim_scaling_{slug(profile)}_{slug(model)}_{slug(skew)}", made)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("results_dir", help="folder of results files (scanned recursively)")
@@ -297,7 +332,8 @@ def main():
         return 2
     os.makedirs(args.outdir, exist_ok=True)
     made = []
-    for plot in (plot_scaling, plot_balancedness, plot_rank_load, plot_phases, plot_comparisons):
+    for plot in (plot_scaling, plot_balancedness, plot_rank_load, plot_phases, plot_comparisons,
+                 plot_sim_scaling):
         plot(docs, args.outdir, made)
     print(f"read {len(docs)} results files; made {len(made)} figures:")
     for path in made:
