@@ -16,10 +16,12 @@
 #include "comm/mpi_comm.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
-#include "placement/policy.hpp"
+#include "comm/step_sync.hpp"
 #include "measure/context.hpp"
-#include "suite/policy_run.hpp"
 #include "measure/report.hpp"
+#include "placement/policy.hpp"
+#include "results/schema.hpp"
+#include "suite/policy_run.hpp"
 #include "suite/scenario.hpp"
 #include "suite/token_source.hpp"
 
@@ -29,6 +31,7 @@ namespace {
 struct RunOptions {
   std::string preset = "small", scenario_file, output, output_dir = "results/local";
   int ranks_per_node = 0, device = -1;
+  bool no_phase_barriers = false;
   std::vector<std::string> argv;
   Scenario flags;  // values of the override flags
   std::vector<std::pair<CLI::Option*, std::function<void(Scenario&)>>> overrides;
@@ -57,6 +60,7 @@ Scenario build_scenario(const RunOptions& opt) {
   }
   for (const auto& [option, apply] : opt.overrides)
     if (option->count() > 0) apply(s);
+  if (opt.no_phase_barriers) s.phase_barriers = false;
   s.validate();
   return s;
 }
@@ -164,12 +168,20 @@ void run_suite(RunOptions& opt) {
   kernels::RuntimeScope runtime;
   const int device = kernels::resolve_device(s.backend, opt.device, topo.local_rank);
 
-  nlohmann::json doc = {{"schema", "epbench.results"}, {"schema_version", 1}};
+  nlohmann::json doc = {{"schema", "epbench.results"}, {"schema_version", kResultsSchemaVersion}};
   if (topo.rank == 0) doc["runs"] = nlohmann::json::array();
-  for (const std::string& policy : s.policies) {
-    nlohmann::json run = run_policy(s, topo, *source, policy, device);
-    if (topo.rank == 0) doc["runs"].push_back(std::move(run));
-  }
+  const comm::StepSync sync(s.phase_barriers, s.step_timeout_s);
+  RunControl control{&sync, comm::clock_offsets(), device, 0,
+                     topo.rank == 0 && ::isatty(STDERR_FILENO) == 1};
+  // Every policy runs `repeat` times, interleaved (A B A B ...), so drift hits all alike.
+  std::vector<std::vector<PolicyRun>> runs(s.policies.size());
+  for (int rep = 0; rep < s.repeat; ++rep)
+    for (size_t p = 0; p < s.policies.size(); ++p) {
+      control.repetition = rep;
+      runs[p].push_back(run_policy(s, topo, *source, s.policies[p], control));
+    }
+  if (topo.rank == 0)
+    for (const auto& reps : runs) doc["runs"].push_back(summarize_policy(reps, s, topo));
   nlohmann::json context =
       make_context(opt.argv, {version_string(), git_hash()}, topo, s.backend, s.comm, device);
   if (topo.rank != 0) return;
@@ -240,6 +252,12 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
                "flat (a row per token and expert) | node-dedup (a row per token and remote node, "
                "forwarded inside the node)");
   add_override(cmd, o, "--label", &Scenario::label, "Free-text label stored in the results");
+  add_override(cmd, o, "--repeat", &Scenario::repeat,
+               "Run every policy N times, interleaved (A B A B ...); samples pooled");
+  cmd->add_flag("--no-phase-barriers", o.no_phase_barriers,
+                "Pipelined step: no barriers between phases (only the step total is reported)");
+  add_override(cmd, o, "--step-timeout", &Scenario::step_timeout_s,
+               "Seconds a rank may take to reach a barrier before the job aborts (exit 3)");
   cmd->add_option("--ranks-per-node", o.ranks_per_node,
                   "Emulate nodes of this many ranks (default: SLURM_NODEID, else host names)");
   cmd->add_option("--device", o.device, "GPU ordinal (default: local rank)");

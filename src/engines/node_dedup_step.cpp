@@ -49,7 +49,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
   const size_t row = size_t(H);
 
   // ---- layout: carriers (one per token and remote node) to the gateways ---------------------
-  const double t0 = phase_start();
+  const double t0 = phase_start(in, "layout");
   DispatchPlan plan = build_dispatch_plan(placement, in.layer, in.topk_ids, K, me,
                                           in.first_token_id, topo_.node_of_rank, rule_);
   own_.resize(T * row);
@@ -97,7 +97,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
   const double layout = MPI_Wtime() - t0;
 
   // ---- dispatch: carriers across nodes, then forwarding inside the node ---------------------
-  const double t1 = phase_start();
+  const double t1 = phase_start(in, "dispatch");
   recv1_.resize(n_recv1 * row);
   meta_recv_.resize(n_recv1 * K * kMetaInts);
   CHECK_MPI(MPI_Alltoallv(send1_.data(), c1.data(), d1.data(), row_type_, recv1_.data(), rc1.data(),
@@ -147,14 +147,13 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
   const double dispatch = MPI_Wtime() - t1;
 
   // ---- expert FFN ---------------------------------------------------------------------------
-  const double t2 = phase_start();
+  const double t2 = phase_start(in, "ffn");
   back_.resize(n_recv2 * row);
-  run_ffn_on_received(ffn, in.layer, recv_slot_rows, R, spr, H, recv2_.data(), back_.data(),
-                      x_slot_, y_slot_);
-  const double ffn_seconds = MPI_Wtime() - t2;
+  const double ffn_seconds = run_ffn_on_received(in, out, t2, ffn, recv_slot_rows, R, spr, H,
+                                                 recv2_.data(), back_.data(), x_slot_, y_slot_);
 
   // ---- combine: outputs back inside the node, partial sums back to the home ranks ----------
-  const double t3 = phase_start();
+  const double t3 = phase_start(in, "combine");
   ret2_.resize(items.size() * row);
   CHECK_MPI(MPI_Alltoallv(back_.data(), rc2.data(), rd2.data(), row_type_, ret2_.data(), c2.data(),
                           d2.data(), row_type_, MPI_COMM_WORLD));
@@ -178,6 +177,10 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
       for (int h = 0; h < H; ++h) acc[h] += p[h];
     }
 
+  out.start.layout = t0;
+  out.start.dispatch = t1;
+  out.start.ffn = t2;
+  out.start.combine = t3;
   out.seconds.layout = layout;
   out.seconds.dispatch = dispatch;
   out.seconds.ffn = ffn_seconds;

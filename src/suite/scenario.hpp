@@ -36,6 +36,9 @@ struct Scenario {
   std::string backend = "kokkos";
   std::string comm = "mpi";
   std::string dispatch = "flat";  // "flat" (one row per token and expert) or "node-dedup"
+  int repeat = 1;                 // runs of every policy, interleaved (A B A B ...)
+  bool phase_barriers = true;     // false: a pipelined step, only its total is meaningful
+  double step_timeout_s = 300;    // a barrier not reached in this time aborts the job (exit 3)
   std::string label;
 
   // Checks that need no rank count. Throws InputError.
