@@ -2,7 +2,8 @@
 // of 1 and 2 ranks): both verify against the dense reference, and the bytes each engine reports
 // per phase and link are checked against what really went through MPI_Alltoallv, counted by a
 // PMPI interposer in this binary. With bf16 partial sums, node-dedup's combine sends exactly the
-// bytes its dispatch sent across nodes (one row per (token, remote node) each way).
+// bytes its dispatch sent across nodes (one row per (token, remote node) each way). Also the
+// gather of per-rank dispatch rows into the run's byte matrices (measure/traffic_matrix.hpp).
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -13,6 +14,7 @@
 #include "engines/layer_step.hpp"
 #include "gating/hash_rng.hpp"
 #include "gating/router.hpp"
+#include "measure/traffic_matrix.hpp"
 #include "measure/verify.hpp"
 #include "placement/policy.hpp"
 #include "suite/migration.hpp"
@@ -178,6 +180,27 @@ TEST_P(EnginesMpi, BytesPerDirectionMatchWhatMpiCarried) {
   }
   if (topo.ranks_per_node > 1)
     EXPECT_GT(sum_over_ranks(dedup.out.dispatch_intra_node_bytes), 0);
+}
+
+// The run's byte matrices come from each rank's own rows: gathered to rank 0, row = sender.
+TEST(TrafficMatrixMpi, GatherPutsEachRanksRowsInItsRow) {
+  int rank = 0, R = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &R);
+  constexpr int kSamples = 3;
+  std::vector<std::vector<int64_t>> send_rows(kSamples, std::vector<int64_t>(R));
+  for (int s = 0; s < kSamples; ++s)
+    for (int d = 0; d < R; ++d) send_rows[s][d] = 100 * rank + 10 * s + d;
+  const auto matrices = epbench::gather_byte_matrices(send_rows, R, 4);
+  if (rank != 0) {
+    EXPECT_TRUE(matrices.empty());
+    return;
+  }
+  ASSERT_EQ(matrices.size(), size_t(kSamples));
+  for (int s = 0; s < kSamples; ++s)
+    for (int src = 0; src < R; ++src)
+      for (int d = 0; d < R; ++d)
+        EXPECT_EQ(matrices[s][size_t(src) * R + d], 4 * (100 * src + 10 * s + d));
 }
 
 INSTANTIATE_TEST_SUITE_P(RanksPerNode, EnginesMpi, ::testing::Values(1, 2),
