@@ -58,6 +58,17 @@ void to_counts(std::span<const int64_t> rows, std::vector<int>& counts, std::vec
   }
 }
 
+NodeSplitBytes off_rank_bytes(std::span<const int64_t> rows_per_rank,
+                              std::span<const int> node_of_rank, int rank, int64_t row_bytes) {
+  NodeSplitBytes bytes;
+  for (size_t r = 0; r < rows_per_rank.size(); ++r) {
+    if (int(r) == rank) continue;
+    (node_of_rank[r] == node_of_rank[rank] ? bytes.intra : bytes.inter) +=
+        rows_per_rank[r] * row_bytes;
+  }
+  return bytes;
+}
+
 void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, LayerStepOutput& out) {
   const Placement& placement = *in.placement;
   const int H = hidden_;
@@ -131,6 +142,17 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
   out.rows_sent = rows;
   out.rows_received = total_recv;
   out.send_rows = plan.send_rows;
+  // Combine mirrors dispatch: each rank returns the rows it received to their senders.
+  const int64_t row_bytes = int64_t(H) * int64_t(sizeof(bf16_t));
+  const NodeSplitBytes dispatch_bytes =
+      off_rank_bytes(plan.send_rows, topo_.node_of_rank, topo_.rank, row_bytes);
+  const NodeSplitBytes combine_bytes =
+      off_rank_bytes(recv_rows, topo_.node_of_rank, topo_.rank, row_bytes);
+  out.dispatch_intra_node_bytes = dispatch_bytes.intra;
+  out.dispatch_inter_node_bytes = dispatch_bytes.inter;
+  out.combine_intra_node_bytes = combine_bytes.intra;
+  out.combine_inter_node_bytes = combine_bytes.inter;
+  out.dispatch_inter_node_metadata_bytes = 0;
 }
 
 }  // namespace epbench

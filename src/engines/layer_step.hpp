@@ -53,8 +53,23 @@ struct LayerStepOutput {
   // Rows a node-deduplicating dispatch would send off-node: per token, the number of distinct
   // other nodes among its destinations (each token crosses to a node once, then fans out).
   int64_t inter_node_rows_dedup = 0;
+  // Bytes this rank sent to other ranks (self excluded), per phase and per link: to ranks on its
+  // own node (intra) or on other nodes (inter). Payload rows only: bf16 token rows in dispatch,
+  // bf16 output rows (flat) or bf16 partial sums (node-dedup) in combine. Node-dedup's routing
+  // metadata, sent with the carriers to the gateways (all inter-node), is counted apart.
+  int64_t dispatch_intra_node_bytes = 0, dispatch_inter_node_bytes = 0;
+  int64_t combine_intra_node_bytes = 0, combine_inter_node_bytes = 0;
+  int64_t dispatch_inter_node_metadata_bytes = 0;
   std::vector<float> combined;          // [T][H] layer output at the home rank
 };
+
+// Splits rows per peer rank (self excluded) into bytes to ranks on `rank`'s node and on other
+// nodes. Shared by the engines to fill the LayerStepOutput byte fields.
+struct NodeSplitBytes {
+  int64_t intra = 0, inter = 0;
+};
+NodeSplitBytes off_rank_bytes(std::span<const int64_t> rows_per_rank,
+                              std::span<const int> node_of_rank, int rank, int64_t row_bytes);
 
 // One way of executing a layer step (host buffers + MPI, or GPU buffers + NCCL). Collective.
 class LayerEngine {

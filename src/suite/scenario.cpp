@@ -121,6 +121,19 @@ int Scenario::verify_sample() const {
   throw InputError("bad --verify \"" + verify + "\" (use all or sample:N with N > 0)");
 }
 
+void Scenario::validate_trace_steps(int recorded_steps) const {
+  const bool fits = std::any_of(policies.begin(), policies.end(),
+                                [](const std::string& p) { return p != "none"; });
+  const int needed = warmup_steps + measured_steps;
+  require_input(!fits || needed <= recorded_steps,
+                "trace " + trace + " has " + std::to_string(recorded_steps) +
+                    " recorded steps, but " + std::to_string(warmup_steps) + " warm-up + " +
+                    std::to_string(measured_steps) + " measured steps need " +
+                    std::to_string(needed) +
+                    ": replay would wrap onto the steps the placement was fitted on (in-sample); "
+                    "record more steps or lower --warmup/--steps");
+}
+
 int Scenario::redundant_experts_for(int num_ranks) const {
   return num_redundant_experts >= 0 ? num_redundant_experts : num_ranks;
 }

@@ -45,6 +45,11 @@ struct Scenario {
   void validate() const;
   // Checks against the job: divisibility by ranks, redundant experts, nodes.
   void validate_for(int num_ranks) const;
+  // With a trace and a load-based policy (placements are fitted on replayed steps): the run's
+  // warm-up + measured steps must each replay a recorded step of their own, so a measured step
+  // never wraps around onto a step some placement was fitted on. Throws InputError naming the
+  // numbers. Policy "none" fits nothing, so any trace length is fine for it alone.
+  void validate_trace_steps(int recorded_steps) const;
   int redundant_experts_for(int num_ranks) const;
   int verify_sample() const;  // 0 = all tokens
   nlohmann::json to_json() const;

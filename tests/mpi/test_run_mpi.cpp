@@ -116,19 +116,34 @@ TEST_F(RunMpi, HierarchicalEplbCutsRealInterNodeBytesWithNodeDedup) {
             doc["runs"][1]["summary"]["inter_node_bytes"].get<int64_t>());
 }
 
-TEST_F(RunMpi, TraceReplay) {
-  std::string header = "step,layer";
-  for (int e = 0; e < 16; ++e) header += ",e" + std::to_string(e);
-  std::string rows;
-  for (int step = 0; step < 3; ++step) {
-    rows += std::to_string(step) + ",*";
-    for (int e = 0; e < 16; ++e) rows += "," + std::to_string(e == step ? 200 : 10 + e);
-    rows += "\n";
+// A trace of `steps` recorded steps, a different hot expert in each.
+std::string trace_csv(int steps) {
+  std::string text = "step,layer";
+  for (int e = 0; e < 16; ++e) text += ",e" + std::to_string(e);
+  text += "\n";
+  for (int step = 0; step < steps; ++step) {
+    text += std::to_string(step) + ",*";
+    for (int e = 0; e < 16; ++e) text += "," + std::to_string(e == step ? 200 : 10 + e);
+    text += "\n";
   }
-  const std::string trace = write("trace.csv", header + "\n" + rows);
+  return text;
+}
+
+TEST_F(RunMpi, TraceReplay) {
+  // 2 warm-up + 3 measured steps replay 5 distinct recorded steps: EPLB is fitted on recorded
+  // steps 0-1 and measured on 2-4. (This test used a 3-step trace before, which wrapped the
+  // measured steps 3 and 4 onto the fitted steps 0 and 1: in-sample.)
+  const std::string trace = write("trace.csv", trace_csv(5));
   json doc = run_ok(2, kTiny + " --trace " + trace);
   expect_verified(doc);
   EXPECT_EQ(doc["scenario"]["trace"], trace);
+}
+
+TEST_F(RunMpi, BadInputTraceWrapsOntoFittedSteps) {
+  const std::string trace = write("short.csv", trace_csv(3));
+  expect_bad_input(2, kTiny + " --trace " + trace, "3 recorded steps, but 2 warm-up + 3 measured");
+  // Without a fitted placement nothing is in-sample: policy none alone may wrap.
+  expect_verified(run_ok(2, kTiny + " --trace " + trace + " --policies none"));
 }
 
 TEST_F(RunMpi, PeriodicRebalancingUnderDrift) {

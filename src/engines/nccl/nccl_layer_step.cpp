@@ -288,6 +288,16 @@ void NcclLayerEngine::Impl::run(const LayerStepInput& in, kernels::GroupedFfn& f
   out.rows_sent = rows;
   out.rows_received = total_recv;
   out.send_rows = plan.send_rows;
+  // Combine mirrors dispatch: each rank returns the rows it received to their senders.
+  const NodeSplitBytes dispatch_bytes =
+      off_rank_bytes(plan.send_rows, topo.node_of_rank, topo.rank, int64_t(row_bytes));
+  const NodeSplitBytes combine_bytes =
+      off_rank_bytes(recv_rows, topo.node_of_rank, topo.rank, int64_t(row_bytes));
+  out.dispatch_intra_node_bytes = dispatch_bytes.intra;
+  out.dispatch_inter_node_bytes = dispatch_bytes.inter;
+  out.combine_intra_node_bytes = combine_bytes.intra;
+  out.combine_inter_node_bytes = combine_bytes.inter;
+  out.dispatch_inter_node_metadata_bytes = 0;
 }
 
 std::unique_ptr<LayerEngine> make_nccl_layer_engine(const comm::Topology& topology, int hidden,
