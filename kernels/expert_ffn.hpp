@@ -50,6 +50,13 @@ class GroupedFfn {
   // entries). Returns when y is complete.
   virtual void forward(int layer, const bf16_t* x, std::span<const int64_t> slot_offsets,
                        bf16_t* y) = 0;
+
+  // The FFN's efficiency baseline: the same per-slot GEMM shapes as forward() with these slot
+  // offsets ([n_s][H]x[H][2F], then [n_s][F]x[F][H] per slot) on separate weights, with the
+  // backend's plain GEMM (no activation, no bf16 conversion, no regrouping), on the activations
+  // of the last forward() call. Returns its seconds, complete. Buffers are allocated on first
+  // use; call it after forward() in the same (untimed) slot so both see the same conditions.
+  virtual double reference_gemm_seconds(std::span<const int64_t> slot_offsets);
 };
 
 }  // namespace epbench::kernels

@@ -48,4 +48,8 @@ void make_expert_weights(uint64_t seed, int layer, int expert, FfnShape shape, b
   fill_uniform(key, 2 * hf, hf, scale_out, out + 2 * hf);
 }
 
+double GroupedFfn::reference_gemm_seconds(std::span<const int64_t>) {
+  throw std::logic_error("reference_gemm_seconds is not implemented for backend " + backend());
+}
+
 }  // namespace epbench::kernels

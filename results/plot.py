@@ -3,14 +3,16 @@
 
     /usr/bin/python3 results/plot.py RESULTS_DIR [-o OUTDIR]
 
-Reads every *.json under RESULTS_DIR (recursively; other JSON files and other schema versions are
-skipped with a message) and makes, where the data allows:
+Reads every *.json under RESULTS_DIR (recursively; other JSON files and schema versions other than
+1 and 2 are skipped with a message; runs where ranks outnumbered a host's cores are marked
+"[oversubscribed]") and makes, where the data allows:
   scaling_weak_*.png / scaling_strong_*.png  tokens/s and parallel efficiency vs ranks
                                              (weak: fixed tokens per rank; strong: fixed total)
   balancedness_*.png      balancedness by skew (groups) and policy (bars)
   rank_load_*.png         tokens received per rank, per policy, for one run per machine
   phases_*.png            median time per phase, stacked, per run and policy, per machine
-  compare_*.png           one scenario across machines: phase medians with p99 whiskers
+  compare_*.png           one scenario across machines: phase medians with whiskers (95 % CI of
+                          the median in schema version 2 files, p99 in version 1)
   sim_scaling_*.png       simulated files (epbench simulate): step time and imbalance tax vs GPUs
                           per policy (+ replica rule), one figure per profile, model and skew
 Figures without enough data are skipped; the script prints what it made. Exit code 2 when the
@@ -29,7 +31,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SCHEMA, VERSION = "epbench.results", 1
+SCHEMA, VERSIONS = "epbench.results", (1, 2)
 PHASES = ["gate", "layout", "dispatch", "ffn", "combine"]
 PHASE_COLORS = {"gate": "#4e79a7", "layout": "#a0cbe8", "dispatch": "#f28e2b", "ffn": "#59a14f",
                 "combine": "#e15759"}
@@ -51,9 +53,9 @@ def load(folder):
             if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
                 print(f"skip {path}: not an {SCHEMA} file")
                 continue
-            if doc.get("schema_version") != VERSION:
+            if doc.get("schema_version") not in VERSIONS:
                 print(f"skip {path}: schema_version {doc.get('schema_version')} "
-                      f"(this script reads {VERSION})")
+                      f"(this script reads {', '.join(map(str, VERSIONS))})")
                 continue
             doc["_path"] = os.path.relpath(path, folder)
             docs.append(doc)
@@ -61,9 +63,18 @@ def load(folder):
 
 
 def hardware(doc):
+    """The machine, marked when more ranks than cores shared a host (times show contention)."""
     ctx = doc["context"]
     label = ctx["gpu_models"][0] if ctx["gpu_models"] else ctx["cpu_model"]
-    return label + (f", {ctx['interconnect']}" if ctx.get("interconnect") else "")
+    label += f", {ctx['interconnect']}" if ctx.get("interconnect") else ""
+    return label + (" [oversubscribed]" if ctx.get("oversubscribed") else "")
+
+
+def upper_whisker(stats):
+    """Version 2: the 95 % CI of the median; version 1: p99."""
+    if "ci95" in stats:
+        return stats["ci95"][1] - stats["median"]
+    return stats["p99"] - stats["median"]
 
 
 def model_label(sc):
@@ -267,13 +278,13 @@ def plot_comparisons(docs, outdir, made):
                 names = PHASES + ["total"]
                 xs = [p + (i - (len(hws) - 1) / 2) * width for p in range(len(names))]
                 med = [ph[n]["median"] for n in names]
-                err = [[0] * len(names), [ph[n]["p99"] - ph[n]["median"] for n in names]]
+                err = [[0] * len(names), [upper_whisker(ph[n]) for n in names]]
                 ctx = by_hw[hw]["context"]
                 ax.bar(xs, med, width, yerr=err, capsize=2,
                        label=f"{hw} ({ctx['num_nodes']}x{ctx['ranks_per_node']})")
             ax.set_xticks(range(len(PHASES) + 1))
             ax.set_xticklabels(PHASES + ["total"])
-            ax.set_ylabel("median time (µs); whisker: p99")
+            ax.set_ylabel("median time (µs); whisker: 95% CI (v2) or p99 (v1)")
             ax.set_title(f"policy {policy}", fontsize=10)
             ax.legend(fontsize=7)
         sc = first["scenario"]

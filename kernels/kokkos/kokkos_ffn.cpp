@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -196,6 +197,42 @@ class KokkosGroupedFfn final : public GroupedFfn {
     }
   }
 
+  double reference_gemm_seconds(std::span<const int64_t> slot_offsets) override {
+    if (slot_offsets.size() != static_cast<size_t>(num_slots_) + 1)
+      throw std::invalid_argument("reference_gemm_seconds: slot_offsets has the wrong size");
+    const int H = shape_.hidden, F = shape_.ffn;
+    if (reference_weights_.empty())  // separate weights, one layer's slots (values irrelevant)
+      for (int s = 0; s < num_slots_; ++s) {
+        SlotWeights w{Matrix("ref_w13", 2 * F, H), Matrix("ref_w2", H, F)};
+        Kokkos::deep_copy(w.w13, 0.01f);
+        Kokkos::deep_copy(w.w2, 0.01f);
+        reference_weights_.push_back(w);
+      }
+    const int64_t first = slot_offsets[0];
+    int64_t max_tokens = 0;
+    for (int s = 0; s < num_slots_; ++s)
+      max_tokens = std::max(max_tokens, slot_offsets[s + 1] - slot_offsets[s]);
+    const size_t elems = static_cast<size_t>(slot_offsets[num_slots_] - first) * H;
+    grow(x_, elems, "x");
+    grow(ref_y_, elems, "ref_y");
+    grow(ref_g_, static_cast<size_t>(max_tokens) * 2 * F, "ref_g");
+    ExecSpace().fence();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int s = 0; s < num_slots_; ++s) {
+      const int64_t n = slot_offsets[s + 1] - slot_offsets[s];
+      if (n == 0) continue;
+      const SlotWeights& w = reference_weights_[s];
+      const size_t row0 = static_cast<size_t>(slot_offsets[s] - first) * H;
+      MatrixU xs(x_.data() + row0, n, H), ys(ref_y_.data() + row0, n, H);
+      MatrixU g(ref_g_.data(), n, 2 * F);
+      MatrixU h(ref_g_.data(), n, F);  // the first F columns' storage, as [n][F]
+      KokkosBlas::gemm("N", "T", 1.0f, xs, w.w13, 0.0f, g);
+      KokkosBlas::gemm("N", "T", 1.0f, h, w.w2, 0.0f, ys);
+    }
+    ExecSpace().fence();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
  private:
   struct SlotWeights {
     Matrix w13;  // [2F][H]: w1 rows, then w3 rows
@@ -239,6 +276,8 @@ class KokkosGroupedFfn final : public GroupedFfn {
   int num_slots_;
   std::vector<SlotWeights> weights_;
   Kokkos::View<float*, MemSpace> x_, y_, g_, h_;  // workspaces, grow only
+  std::vector<SlotWeights> reference_weights_;     // reference_gemm_seconds() only
+  Kokkos::View<float*, MemSpace> ref_y_, ref_g_;
   Bf16Buf io_stage_, weight_stage_;               // used when kernels cannot read host memory
 };
 

@@ -17,10 +17,12 @@
 #include "comm/mpi_comm.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
-#include "placement/policy.hpp"
+#include "comm/step_sync.hpp"
 #include "measure/context.hpp"
-#include "suite/policy_run.hpp"
 #include "measure/report.hpp"
+#include "placement/policy.hpp"
+#include "results/schema.hpp"
+#include "suite/policy_run.hpp"
 #include "suite/scenario.hpp"
 #include "suite/token_source.hpp"
 
@@ -30,6 +32,7 @@ namespace {
 struct RunOptions {
   std::string output, output_dir = "results/local";
   int ranks_per_node = 0, device = -1;
+  bool no_phase_barriers = false;
   std::vector<std::string> argv;
   ScenarioFlags scenario;
 };
@@ -116,7 +119,10 @@ void run_suite(RunOptions& opt) {
   comm::Topology topo;
   std::unique_ptr<TokenSource> source;
   std::filesystem::path path;
-  agreed([&] { s = build_scenario(opt.scenario); });
+  agreed([&] {
+    s = build_scenario(opt.scenario);
+    if (opt.no_phase_barriers) s.phase_barriers = false;
+  });
   agreed([&] {
     const std::string err = comm::detect_topology(opt.ranks_per_node, &topo);
     require_input(err.empty(), err);
@@ -137,12 +143,20 @@ void run_suite(RunOptions& opt) {
   kernels::RuntimeScope runtime;
   const int device = kernels::resolve_device(s.backend, opt.device, topo.local_rank);
 
-  nlohmann::json doc = {{"schema", "epbench.results"}, {"schema_version", 1}};
+  nlohmann::json doc = {{"schema", "epbench.results"}, {"schema_version", kResultsSchemaVersion}};
   if (topo.rank == 0) doc["runs"] = nlohmann::json::array();
-  for (const std::string& policy : s.policies) {
-    nlohmann::json run = run_policy(s, topo, *source, policy, device);
-    if (topo.rank == 0) doc["runs"].push_back(std::move(run));
-  }
+  const comm::StepSync sync(s.phase_barriers, s.step_timeout_s);
+  RunControl control{&sync, comm::clock_offsets(), device, 0,
+                     topo.rank == 0 && ::isatty(STDERR_FILENO) == 1};
+  // Every policy runs `repeat` times, interleaved (A B A B ...), so drift hits all alike.
+  std::vector<std::vector<PolicyRun>> runs(s.policies.size());
+  for (int rep = 0; rep < s.repeat; ++rep)
+    for (size_t p = 0; p < s.policies.size(); ++p) {
+      control.repetition = rep;
+      runs[p].push_back(run_policy(s, topo, *source, s.policies[p], control));
+    }
+  if (topo.rank == 0)
+    for (const auto& reps : runs) doc["runs"].push_back(summarize_policy(reps, s, topo));
   nlohmann::json context =
       make_context(opt.argv, {version_string(), git_hash()}, topo, s.backend, s.comm, device);
   if (topo.rank != 0) return;
@@ -179,6 +193,8 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
       "run", "Run the MoE expert-parallel suite under mpirun/srun (gate, dispatch, FFN, combine)");
   RunOptions& o = *opt;
   add_scenario_flags(cmd, o.scenario);
+  cmd->add_flag("--no-phase-barriers", o.no_phase_barriers,
+                "Pipelined step: no barriers between phases (only the step total is reported)");
   cmd->add_option("--ranks-per-node", o.ranks_per_node,
                   "Emulate nodes of this many ranks (default: SLURM_NODEID, else host names)");
   cmd->add_option("--device", o.device, "GPU ordinal (default: local rank)");

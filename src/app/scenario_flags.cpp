@@ -72,6 +72,10 @@ void add_scenario_flags(CLI::App* cmd, ScenarioFlags& o) {
                "flat (a row per token and expert) | node-dedup (a row per token and remote node, "
                "forwarded inside the node)");
   add_override(cmd, o, "--label", &Scenario::label, "Free-text label stored in the results");
+  add_override(cmd, o, "--repeat", &Scenario::repeat,
+               "Run every policy N times, interleaved (A B A B ...); samples pooled");
+  add_override(cmd, o, "--step-timeout", &Scenario::step_timeout_s,
+               "Seconds a rank may take to reach a barrier before the job aborts (exit 3)");
 }
 
 }  // namespace epbench

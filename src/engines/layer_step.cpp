@@ -18,15 +18,16 @@ LayerStepper::LayerStepper(const comm::Topology& topology, int hidden, ReplicaRu
 
 LayerStepper::~LayerStepper() { MPI_Type_free(&row_type_); }
 
-double phase_start() {
-  CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
-  return MPI_Wtime();
+double phase_start(const LayerStepInput& in, const char* phase) {
+  if (in.sync == nullptr) throw std::logic_error("layer step: no StepSync given");
+  return in.sync->phase(phase);
 }
 
-void run_ffn_on_received(kernels::GroupedFfn& ffn, int layer,
-                         std::span<const int64_t> recv_slot_rows, int num_ranks, int slots_per_rank,
-                         int hidden, const bf16_t* recv, bf16_t* back, std::vector<bf16_t>& x_slot,
-                         std::vector<bf16_t>& y_slot) {
+double run_ffn_on_received(const LayerStepInput& in, LayerStepOutput& out, double ffn_start,
+                           kernels::GroupedFfn& ffn, std::span<const int64_t> recv_slot_rows,
+                           int num_ranks, int slots_per_rank, int hidden, const bf16_t* recv,
+                           bf16_t* back, std::vector<bf16_t>& x_slot,
+                           std::vector<bf16_t>& y_slot) {
   const RegroupPlan regroup = build_regroup_plan(recv_slot_rows, num_ranks, slots_per_rank);
   const int64_t rows = regroup.slot_offsets.back();
   const size_t row_bytes = size_t(hidden) * sizeof(bf16_t);
@@ -34,9 +35,13 @@ void run_ffn_on_received(kernels::GroupedFfn& ffn, int layer,
   y_slot.resize(size_t(rows) * hidden);
   for (int64_t i = 0; i < rows; ++i)
     std::memcpy(x_slot.data() + i * hidden, recv + regroup.recv_position[i] * hidden, row_bytes);
-  ffn.forward(layer, x_slot.data(), regroup.slot_offsets, y_slot.data());
+  ffn.forward(in.layer, x_slot.data(), regroup.slot_offsets, y_slot.data());
   for (int64_t i = 0; i < rows; ++i)
     std::memcpy(back + regroup.recv_position[i] * hidden, y_slot.data() + i * hidden, row_bytes);
+  const double seconds = MPI_Wtime() - ffn_start;
+  out.reference_gemm_seconds =
+      in.reference_gemm && rows > 0 ? ffn.reference_gemm_seconds(regroup.slot_offsets) : 0.0;
+  return seconds;
 }
 
 // Offsets of a counts vector as MPI ints (counts are rows; a layer step stays far below 2^31).
@@ -53,6 +58,17 @@ void to_counts(std::span<const int64_t> rows, std::vector<int>& counts, std::vec
   }
 }
 
+NodeSplitBytes off_rank_bytes(std::span<const int64_t> rows_per_rank,
+                              std::span<const int> node_of_rank, int rank, int64_t row_bytes) {
+  NodeSplitBytes bytes;
+  for (size_t r = 0; r < rows_per_rank.size(); ++r) {
+    if (int(r) == rank) continue;
+    (node_of_rank[r] == node_of_rank[rank] ? bytes.intra : bytes.inter) +=
+        rows_per_rank[r] * row_bytes;
+  }
+  return bytes;
+}
+
 void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, LayerStepOutput& out) {
   const Placement& placement = *in.placement;
   const int H = hidden_;
@@ -62,7 +78,7 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
   const size_t row_elems = static_cast<size_t>(H);
 
   // ---- layout -------------------------------------------------------------------------------
-  double t0 = phase_start();
+  const double t0 = phase_start(in, "layout");
   DispatchPlan plan = build_dispatch_plan(placement, in.layer, in.topk_ids, in.top_k, topo_.rank,
                                           in.first_token_id, topo_.node_of_rank, rule_);
   const int64_t rows = plan.total_rows();
@@ -86,21 +102,20 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
   const double layout = MPI_Wtime() - t0;
 
   // ---- dispatch -----------------------------------------------------------------------------
-  double t1 = phase_start();
+  const double t1 = phase_start(in, "dispatch");
   CHECK_MPI(MPI_Alltoallv(send_.data(), send_counts_.data(), send_displs_.data(), row_type_,
                           recv_.data(), recv_counts_.data(), recv_displs_.data(), row_type_,
                           MPI_COMM_WORLD));
   const double dispatch = MPI_Wtime() - t1;
 
   // ---- expert FFN: regroup by local slot, grouped SwiGLU, ungroup -----------------------------
-  double t2 = phase_start();
+  const double t2 = phase_start(in, "ffn");
   back_.resize(total_recv * row_elems);
-  run_ffn_on_received(ffn, in.layer, recv_slot_rows_, R, spr, H, recv_.data(), back_.data(),
-                      x_slot_, y_slot_);
-  const double ffn_seconds = MPI_Wtime() - t2;
+  const double ffn_seconds = run_ffn_on_received(in, out, t2, ffn, recv_slot_rows_, R, spr, H,
+                                                 recv_.data(), back_.data(), x_slot_, y_slot_);
 
   // ---- combine: return the rows, weighted sum at home -----------------------------------------
-  double t3 = phase_start();
+  const double t3 = phase_start(in, "combine");
   ret_.resize(rows * row_elems);
   CHECK_MPI(MPI_Alltoallv(back_.data(), recv_counts_.data(), recv_displs_.data(), row_type_,
                           ret_.data(), send_counts_.data(), send_displs_.data(), row_type_,
@@ -115,6 +130,10 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
       for (int h = 0; h < H; ++h) acc[h] += w * kernels::bf16_to_float(y[h]);
     }
   }
+  out.start.layout = t0;
+  out.start.dispatch = t1;
+  out.start.ffn = t2;
+  out.start.combine = t3;
   out.seconds.layout = layout;
   out.seconds.dispatch = dispatch;
   out.seconds.ffn = ffn_seconds;
@@ -123,6 +142,17 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
   out.rows_sent = rows;
   out.rows_received = total_recv;
   out.send_rows = plan.send_rows;
+  // Combine mirrors dispatch: each rank returns the rows it received to their senders.
+  const int64_t row_bytes = int64_t(H) * int64_t(sizeof(bf16_t));
+  const NodeSplitBytes dispatch_bytes =
+      off_rank_bytes(plan.send_rows, topo_.node_of_rank, topo_.rank, row_bytes);
+  const NodeSplitBytes combine_bytes =
+      off_rank_bytes(recv_rows, topo_.node_of_rank, topo_.rank, row_bytes);
+  out.dispatch_intra_node_bytes = dispatch_bytes.intra;
+  out.dispatch_inter_node_bytes = dispatch_bytes.inter;
+  out.combine_intra_node_bytes = combine_bytes.intra;
+  out.combine_inter_node_bytes = combine_bytes.inter;
+  out.dispatch_inter_node_metadata_bytes = 0;
 }
 
 }  // namespace epbench

@@ -2,7 +2,9 @@
 // packing, count exchange), dispatch (token hidden states as bf16 by MPI_Alltoallv), expert
 // FFN (regroup received rows by local slot, grouped SwiGLU, ungroup), combine (reverse
 // MPI_Alltoallv, weighted sum at the token's home rank). Buffers are reused across steps.
-// Untimed barriers separate the phases (see layer_step.cpp).
+// Untimed, watched barriers separate the phases (comm/step_sync.hpp) unless the step is run
+// without phase barriers. Each phase's start stamp and duration on this rank are returned; the
+// measurement layer puts the stamps of all ranks on one clock (src/measure/samples.hpp).
 #pragma once
 
 #include <memory>
@@ -11,14 +13,20 @@
 #include <vector>
 
 #include "comm/mpi_comm.hpp"
+#include "comm/step_sync.hpp"
 #include "dispatch/dispatch_plan.hpp"
 #include "expert_ffn.hpp"
 
 namespace epbench {
 
+// One value per phase of a layer step, in step order.
 struct PhaseSeconds {
   double gate = 0, layout = 0, dispatch = 0, ffn = 0, combine = 0;
-  double total() const { return gate + layout + dispatch + ffn + combine; }
+  static constexpr int kCount = 5;
+  double operator[](int phase) const {
+    const double v[kCount] = {gate, layout, dispatch, ffn, combine};
+    return v[phase];
+  }
 };
 
 struct LayerStepInput {
@@ -29,17 +37,39 @@ struct LayerStepInput {
   std::span<const float> topk_weights;    // [T][k]
   int top_k = 0;
   int64_t first_token_id = 0;
+  const comm::StepSync* sync = nullptr;  // phase barriers (required)
+  // Run GroupedFfn::reference_gemm_seconds on this step's slot shapes right after the FFN phase
+  // (outside its timer, before the next barrier): the FFN efficiency baseline.
+  bool reference_gemm = false;
 };
 
 struct LayerStepOutput {
-  PhaseSeconds seconds;                 // gate is filled by the caller
+  PhaseSeconds start;                   // MPI_Wtime at each phase's start on this rank
+  PhaseSeconds seconds;                 // this rank's duration of each phase
+  // gate (start and duration) is filled by the caller
+  double reference_gemm_seconds = 0;   // when in.reference_gemm, else 0
   int64_t rows_sent = 0, rows_received = 0;
   std::vector<int64_t> send_rows;       // rows to each rank (self included)
   // Rows a node-deduplicating dispatch would send off-node: per token, the number of distinct
   // other nodes among its destinations (each token crosses to a node once, then fans out).
   int64_t inter_node_rows_dedup = 0;
+  // Bytes this rank sent to other ranks (self excluded), per phase and per link: to ranks on its
+  // own node (intra) or on other nodes (inter). Payload rows only: bf16 token rows in dispatch,
+  // bf16 output rows (flat) or bf16 partial sums (node-dedup) in combine. Node-dedup's routing
+  // metadata, sent with the carriers to the gateways (all inter-node), is counted apart.
+  int64_t dispatch_intra_node_bytes = 0, dispatch_inter_node_bytes = 0;
+  int64_t combine_intra_node_bytes = 0, combine_inter_node_bytes = 0;
+  int64_t dispatch_inter_node_metadata_bytes = 0;
   std::vector<float> combined;          // [T][H] layer output at the home rank
 };
+
+// Splits rows per peer rank (self excluded) into bytes to ranks on `rank`'s node and on other
+// nodes. Shared by the engines to fill the LayerStepOutput byte fields.
+struct NodeSplitBytes {
+  int64_t intra = 0, inter = 0;
+};
+NodeSplitBytes off_rank_bytes(std::span<const int64_t> rows_per_rank,
+                              std::span<const int> node_of_rank, int rank, int64_t row_bytes);
 
 // One way of executing a layer step (host buffers + MPI, or GPU buffers + NCCL). Collective.
 class LayerEngine {
@@ -56,18 +86,22 @@ std::unique_ptr<LayerEngine> make_layer_engine(const std::string& comm, const st
                                                const comm::Topology& topology, int hidden,
                                                ReplicaRule rule, int device);
 
-// Shared by the host engines. phase_start: an untimed barrier, then the time (phases are
-// separated so a phase's time is its own work, not waiting for a slower rank's previous phase).
-double phase_start();
+// Shared by the host engines. phase_start: an untimed barrier (when the step has phase
+// barriers), then the time (phases are separated so a rank's phase duration is its own work, not
+// waiting for a slower rank's previous phase).
+double phase_start(const LayerStepInput& in, const char* phase);
 // Counts (rows) as MPI ints with their displacements; throws beyond 2^31 rows.
 void to_counts(std::span<const int64_t> rows, std::vector<int>& counts, std::vector<int>& displs);
 // Received rows (source-major, then slot: recv_slot_rows [ranks][slots]) -> regroup by local
-// slot, grouped SwiGLU, back into received order in `back`.
-void run_ffn_on_received(kernels::GroupedFfn& ffn, int layer,
-                         std::span<const int64_t> recv_slot_rows, int num_ranks, int slots_per_rank,
-                         int hidden, const kernels::bf16_t* recv, kernels::bf16_t* back,
-                         std::vector<kernels::bf16_t>& x_slot,
-                         std::vector<kernels::bf16_t>& y_slot);
+// slot, grouped SwiGLU, back into received order in `back`; then, when in.reference_gemm, the
+// reference GEMM on the same slot shapes into out.reference_gemm_seconds (after `ffn_end`, the
+// FFN phase's end stamp, is taken). Returns the FFN phase's duration.
+double run_ffn_on_received(const LayerStepInput& in, LayerStepOutput& out, double ffn_start,
+                           kernels::GroupedFfn& ffn, std::span<const int64_t> recv_slot_rows,
+                           int num_ranks, int slots_per_rank, int hidden,
+                           const kernels::bf16_t* recv, kernels::bf16_t* back,
+                           std::vector<kernels::bf16_t>& x_slot,
+                           std::vector<kernels::bf16_t>& y_slot);
 
 class LayerStepper : public LayerEngine {
  public:

@@ -1,7 +1,8 @@
 // Node-deduplicating two-stage dispatch; see node_dedup_step.hpp. Phases: layout = replica
 // choice, carrier lists per gateway, packing, carrier-count exchange; dispatch = inter-node
 // carriers + their metadata, intra-node forwarding plan, forward; ffn as the flat engine;
-// combine = outputs back to the gateways, per-node partial sums, partials back home.
+// combine = outputs back to the gateways, per-node partial sums (fp32, rounded once to bf16),
+// bf16 partials back home and summed there in fp32.
 #include "engines/node_dedup_step.hpp"
 
 #include <cstring>
@@ -15,14 +16,9 @@ NodeDedupStepper::NodeDedupStepper(const comm::Topology& topology, int hidden, R
     : topo_(topology), hidden_(hidden), rule_(rule) {
   CHECK_MPI(MPI_Type_contiguous(hidden * int(sizeof(bf16_t)), MPI_BYTE, &row_type_));
   CHECK_MPI(MPI_Type_commit(&row_type_));
-  CHECK_MPI(MPI_Type_contiguous(hidden, MPI_FLOAT, &partial_type_));
-  CHECK_MPI(MPI_Type_commit(&partial_type_));
 }
 
-NodeDedupStepper::~NodeDedupStepper() {
-  MPI_Type_free(&row_type_);
-  MPI_Type_free(&partial_type_);
-}
+NodeDedupStepper::~NodeDedupStepper() { MPI_Type_free(&row_type_); }
 
 namespace {
 
@@ -49,7 +45,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
   const size_t row = size_t(H);
 
   // ---- layout: carriers (one per token and remote node) to the gateways ---------------------
-  const double t0 = phase_start();
+  const double t0 = phase_start(in, "layout");
   DispatchPlan plan = build_dispatch_plan(placement, in.layer, in.topk_ids, K, me,
                                           in.first_token_id, topo_.node_of_rank, rule_);
   own_.resize(T * row);
@@ -97,7 +93,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
   const double layout = MPI_Wtime() - t0;
 
   // ---- dispatch: carriers across nodes, then forwarding inside the node ---------------------
-  const double t1 = phase_start();
+  const double t1 = phase_start(in, "dispatch");
   recv1_.resize(n_recv1 * row);
   meta_recv_.resize(n_recv1 * K * kMetaInts);
   CHECK_MPI(MPI_Alltoallv(send1_.data(), c1.data(), d1.data(), row_type_, recv1_.data(), rc1.data(),
@@ -147,37 +143,44 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
   const double dispatch = MPI_Wtime() - t1;
 
   // ---- expert FFN ---------------------------------------------------------------------------
-  const double t2 = phase_start();
+  const double t2 = phase_start(in, "ffn");
   back_.resize(n_recv2 * row);
-  run_ffn_on_received(ffn, in.layer, recv_slot_rows, R, spr, H, recv2_.data(), back_.data(),
-                      x_slot_, y_slot_);
-  const double ffn_seconds = MPI_Wtime() - t2;
+  const double ffn_seconds = run_ffn_on_received(in, out, t2, ffn, recv_slot_rows, R, spr, H,
+                                                 recv2_.data(), back_.data(), x_slot_, y_slot_);
 
   // ---- combine: outputs back inside the node, partial sums back to the home ranks ----------
-  const double t3 = phase_start();
+  const double t3 = phase_start(in, "combine");
   ret2_.resize(items.size() * row);
   CHECK_MPI(MPI_Alltoallv(back_.data(), rc2.data(), rd2.data(), row_type_, ret2_.data(), c2.data(),
                           d2.data(), row_type_, MPI_COMM_WORLD));
   out.combined.assign(size_t(T) * H, 0.0f);
-  partial_send_.assign(n_recv1 * row, 0.0f);
+  partial_acc_.assign(n_recv1 * row, 0.0f);
   for (size_t i = 0; i < items.size(); ++i) {
     const Item& it = items[i];
     const bf16_t* y = ret2_.data() + position[i] * row;
-    float* acc = it.carrier >= 0 ? partial_send_.data() + it.carrier * row
+    float* acc = it.carrier >= 0 ? partial_acc_.data() + it.carrier * row
                                  : out.combined.data() + it.token * row;
     for (int h = 0; h < H; ++h) acc[h] += it.weight * kernels::bf16_to_float(y[h]);
   }
+  // The node's fp32 partial sum travels as bf16 (as DeepEP's combine): one rounding per
+  // (token, remote node), the same bytes as the carrier that brought the token.
+  partial_send_.resize(n_recv1 * row);
+  for (size_t i = 0; i < partial_acc_.size(); ++i)
+    partial_send_[i] = kernels::float_to_bf16(partial_acc_[i]);
   partial_recv_.resize(n_send1 * row);
-  CHECK_MPI(MPI_Alltoallv(partial_send_.data(), rc1.data(), rd1.data(), partial_type_,
-                          partial_recv_.data(), c1.data(), d1.data(), partial_type_,
-                          MPI_COMM_WORLD));
+  CHECK_MPI(MPI_Alltoallv(partial_send_.data(), rc1.data(), rd1.data(), row_type_,
+                          partial_recv_.data(), c1.data(), d1.data(), row_type_, MPI_COMM_WORLD));
   for (int g = 0, pos = 0; g < R; ++g)
     for (int64_t t : carrier_token[g]) {
       float* acc = out.combined.data() + t * row;
-      const float* p = partial_recv_.data() + size_t(pos++) * row;
-      for (int h = 0; h < H; ++h) acc[h] += p[h];
+      const bf16_t* p = partial_recv_.data() + size_t(pos++) * row;
+      for (int h = 0; h < H; ++h) acc[h] += kernels::bf16_to_float(p[h]);
     }
 
+  out.start.layout = t0;
+  out.start.dispatch = t1;
+  out.start.ffn = t2;
+  out.start.combine = t3;
   out.seconds.layout = layout;
   out.seconds.dispatch = dispatch;
   out.seconds.ffn = ffn_seconds;
@@ -187,6 +190,19 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
   out.send_rows.assign(R, 0);  // token rows sent per destination, both stages
   for (int r = 0; r < R; ++r) out.send_rows[r] = send1[r] + send2[r];
   out.inter_node_rows_dedup = n_send1;  // exactly one row per (token, remote node)
+  // Dispatch: carriers (all to other nodes), then forwarding inside the node. Combine returns
+  // the forwarded rows' outputs (recv2) and one bf16 partial per received carrier (recv1).
+  const int64_t row_bytes = int64_t(H) * int64_t(sizeof(bf16_t));
+  const std::span<const int> nodes = topo_.node_of_rank;
+  const NodeSplitBytes carriers = off_rank_bytes(send1, nodes, me, row_bytes);
+  const NodeSplitBytes forwarded = off_rank_bytes(send2, nodes, me, row_bytes);
+  const NodeSplitBytes returned = off_rank_bytes(recv2, nodes, me, row_bytes);
+  const NodeSplitBytes partials = off_rank_bytes(recv1, nodes, me, row_bytes);
+  out.dispatch_intra_node_bytes = carriers.intra + forwarded.intra;
+  out.dispatch_inter_node_bytes = carriers.inter + forwarded.inter;
+  out.combine_intra_node_bytes = returned.intra + partials.intra;
+  out.combine_inter_node_bytes = returned.inter + partials.inter;
+  out.dispatch_inter_node_metadata_bytes = n_send1 * K * kMetaInts * int64_t(sizeof(int32_t));
 }
 
 }  // namespace epbench

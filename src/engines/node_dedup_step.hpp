@@ -3,8 +3,9 @@
 // of its experts once, to the "gateway" rank there with the same local index as its home rank,
 // carrying the (rank, slot, gate weight) of every expert it needs on that node; the gateway then
 // forwards it to those ranks inside its node. Combine reverses this: outputs return to the
-// gateway, which sums the gate-weighted outputs of its node (fp32) and sends one partial row per
-// token back to the home rank. Inter-node traffic is one row per (token, remote node).
+// gateway, which sums the gate-weighted outputs of its node in fp32 and sends that partial sum,
+// rounded once to bf16 (as DeepEP's combine), back to the home rank, which adds it in fp32.
+// Inter-node traffic is one bf16 row per (token, remote node) in each direction.
 #pragma once
 
 #include <vector>
@@ -27,11 +28,11 @@ class NodeDedupStepper : public LayerEngine {
   const comm::Topology& topo_;
   int hidden_;
   ReplicaRule rule_;
-  MPI_Datatype row_type_;      // hidden bf16 values
-  MPI_Datatype partial_type_;  // hidden floats
+  MPI_Datatype row_type_;  // hidden bf16 values (token rows, outputs and partial sums)
   std::vector<kernels::bf16_t> own_, send1_, recv1_, send2_, recv2_, back_, ret2_, x_slot_, y_slot_;
   std::vector<int32_t> meta_send_, meta_recv_;
-  std::vector<float> partial_send_, partial_recv_;
+  std::vector<float> partial_acc_;                         // fp32 partial sums at the gateway
+  std::vector<kernels::bf16_t> partial_send_, partial_recv_;  // the same, rounded to bf16
 };
 
 }  // namespace epbench

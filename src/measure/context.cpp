@@ -2,11 +2,14 @@
 #include "measure/context.hpp"
 
 #include <cblas.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "backend.hpp"
@@ -57,11 +60,42 @@ nlohmann::json slurm_context() {
           {"cluster", env_or_null("SLURM_CLUSTER_NAME")}};
 }
 
+// Cores this process may run on (its affinity mask: what Slurm or mpirun bound it to).
+int usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? int(n) : 1;
+}
+
 }  // namespace
+
+HostLoad host_load(const comm::Topology& topo) {
+  // Ranks per real host (by host name, whatever the emulated nodes) against the cores each
+  // rank may use there: more ranks than the cores of a host is oversubscription.
+  const std::vector<std::string> cores = comm::allgather_strings(std::to_string(usable_cores()));
+  std::map<std::string, int> ranks_on_host, cores_on_host;
+  for (int r = 0; r < topo.num_ranks; ++r) {
+    ++ranks_on_host[topo.rank_hosts[r]];
+    cores_on_host[topo.rank_hosts[r]] =
+        std::max(cores_on_host[topo.rank_hosts[r]], std::stoi(cores[r]));
+  }
+  HostLoad load;
+  for (const auto& [host, ranks] : ranks_on_host) {
+    if (ranks > load.max_ranks_per_host) {
+      load.max_ranks_per_host = ranks;
+      load.cores_of_that_host = cores_on_host[host];
+    }
+    if (ranks > cores_on_host[host]) load.oversubscribed = true;
+  }
+  return load;
+}
 
 nlohmann::json make_context(const std::vector<std::string>& argv, const BuildInfo& build,
                             const comm::Topology& topo, const std::string& backend,
                             const std::string& comm, [[maybe_unused]] int device) {
+  const HostLoad load = host_load(topo);
   std::set<std::string> hosts(topo.rank_hosts.begin(), topo.rank_hosts.end());
   const std::string kokkos = kernels::kokkos_version_string();
   nlohmann::json ctx = {
@@ -88,9 +122,14 @@ nlohmann::json make_context(const std::vector<std::string>& argv, const BuildInf
       {"blas", std::string("OpenBLAS ") + openblas_get_config()},
       {"interconnect", env_or_null("EPBENCH_INTERCONNECT")},
       {"slurm", slurm_context()},
+      {"oversubscribed", load.oversubscribed},
+      {"max_ranks_per_host", load.max_ranks_per_host},
+      {"cores_per_host", load.cores_of_that_host},
       {"time_reduction",
-       "per (step, layer) sample: max over ranks of each phase; then median and p99 over the "
-       "measured samples (steps x layers)"}};
+       "per (step, layer) sample: each phase's span = latest end - earliest start over ranks "
+       "(clocks aligned to rank 0), total = the step from the earliest gate start to the latest "
+       "combine end; then median (95% CI), min, max over the measured samples (steps x layers "
+       "x repetitions); p99 only with >= 100 samples"}};
 #ifdef EPBENCH_SUITE_HAVE_GPU
   if (backend == "cuda") {
     const nlohmann::json gpu = gpu_context_json(device);

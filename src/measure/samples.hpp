@@ -1,7 +1,16 @@
-// Per-rank measurements of one policy run (one entry per measured (step, layer) sample) and
-// their reduction across ranks into the results JSON. Times per sample are reduced as the max
-// over ranks (a step is as slow as its slowest rank); medians and p99 are then taken over the
-// measured samples (steps x layers).
+// Measurements of one policy run and their reduction into the results JSON (schema v2).
+//
+// Per rank, RunSamples records for every measured (step, layer) sample each phase's start
+// stamp and duration, for the measured step and for the balanced reference step interleaved
+// with it (same engine, buffers and total rows, every slot receiving the same rows), plus rows,
+// bytes and the FFN's reference GEMM time. gather_run() brings all ranks' samples to rank 0 on
+// rank 0's clock; summarize_runs() (pure, rank 0) reduces one or more repetitions:
+//   phase span  = latest end - earliest start over ranks          (what a user waits for)
+//   total       = the step: latest combine end - earliest gate start
+//                 (>= the sum of spans; equal up to the barriers' exit skew)
+//   rank phases = each rank's own durations (their spread is the compute imbalance)
+//   tax         = measured span / balanced-reference span, per sample, then median + 95 % CI
+// Formulas: docs/suite.md "Reductions and reported numbers".
 #pragma once
 
 #include <array>
@@ -17,35 +26,66 @@
 
 namespace epbench {
 
-inline constexpr std::array<const char*, 6> kPhaseNames = {"gate",    "layout",  "dispatch",
-                                                           "ffn",     "combine", "total"};
+inline constexpr int kNumPhases = PhaseSeconds::kCount;
+inline constexpr std::array<const char*, kNumPhases> kPhaseNames = {"gate", "layout", "dispatch",
+                                                                     "ffn", "combine"};
 
+// One rank's samples of one policy run (one repetition).
 struct RunSamples {
   int num_layers = 0;
-  std::vector<int> layer;                       // per sample
-  std::array<std::vector<double>, 6> seconds;  // per phase (kPhaseNames), per sample
-  std::vector<int64_t> rows_received;           // per sample
-  std::vector<int64_t> bytes_sent_all;          // per sample, self included
-  std::vector<int64_t> intra_bytes, inter_bytes;  // per sample
-  std::vector<int64_t> inter_dedup_bytes;          // per sample, node-deduplicated
-  std::vector<std::vector<int64_t>> send_rows;  // per sample, per destination rank
-  int64_t total_rows_sent = 0, total_rows_received = 0;  // every step, warm-up included
+  std::vector<int> layer, step;                              // per sample
+  std::array<std::vector<double>, kNumPhases> start, seconds;  // measured step, this rank's clock
+  std::array<std::vector<double>, kNumPhases> ref_start, ref_seconds;  // balanced reference
+  std::vector<double> reference_gemm_seconds;                // per sample (0: no rows)
+  std::vector<int64_t> rows_received;                        // per sample
+  std::vector<int64_t> send_rows;                            // per sample x destination rank
+  std::vector<int64_t> inter_dedup_rows;                     // per sample
+  int64_t total_rows_sent = 0, total_rows_received = 0;      // every step, warm-up included
   VerifyCounts verify;
+  MigrationStats migration;                                  // summed over events
+  std::vector<double> placement_seconds;                     // per re-placement (this rank)
+  std::vector<double> migration_seconds;                     // per re-placement (max over ranks)
+  std::vector<int64_t> migration_experts;                    // per re-placement, experts moved
+
+  void add(int layer_index, int step_index, const LayerStepOutput& measured,
+           const LayerStepOutput& balanced);
+};
+
+// All ranks' samples of one repetition, on rank 0 (stamps on rank 0's clock). Index
+// [rank * num_samples + i] for per-rank values, [i * R * R + src * R + dst] for send_rows.
+struct GatheredRun {
+  int num_ranks = 0, num_samples = 0, num_layers = 0;
+  std::vector<int> layer, step;
+  std::array<std::vector<double>, kNumPhases> start, end, ref_start, ref_end;
+  std::vector<double> reference_gemm_seconds, ffn_seconds;
+  std::vector<int64_t> rows_received, inter_dedup_rows, send_rows;
+  int64_t checked = 0, wrong = 0;
+  double max_rel_err = 0;
+  bool tokens_conserved = false;
   MigrationStats migration;
-  int migration_events = 0;
-
-  void add(int layer_index, const LayerStepOutput& out, const comm::Topology& topo, int hidden);
+  std::vector<double> placement_seconds, migration_seconds;  // per event (max over ranks)
+  std::vector<int64_t> migration_experts;                    // per event
 };
 
-struct Baselines {
-  double raw_alltoallv_us_median = 0;  // same byte matrices as the measured dispatches
-  double sgemm_gflops_per_rank = 0;    // plain sgemm of the FFN's FLOPs, median over ranks
-  double ffn_gflops_per_rank = 0;
+// Collective; complete on rank 0 only. clock_offsets from comm::clock_offsets().
+GatheredRun gather_run(const RunSamples& samples, const comm::Topology& topo,
+                       const std::vector<double>& clock_offsets, int64_t expected_rows);
+
+struct RunShape {
+  int64_t tokens_per_rank = 0;
+  int top_k = 0;
+  int hidden = 0;
+  double flops_per_row = 0;   // 6 * hidden * ffn
+  bool phase_barriers = true;
+  std::vector<int> node_of_rank;
 };
 
-// Collective; the JSON is complete on rank 0 only (schema "runs[]" entry).
-nlohmann::json summarize_run(const RunSamples& samples, const comm::Topology& topo,
-                             int64_t tokens_per_rank, int top_k, double flops_per_row,
-                             int64_t expected_rows, const Baselines& baselines);
+// Pure (rank 0): the results "runs[]" entry's summary, layers and per_rank blocks, from one or
+// more repetitions of the same policy (samples pooled; per-repetition medians kept).
+nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunShape& shape);
+
+// {"median", "min", "max", "ci95": [lo, hi], "count"} (+ "p99" with >= 100 samples), in the
+// unit of `values` scaled by `scale`.
+nlohmann::json stats_json(std::span<const double> values, double scale = 1.0);
 
 }  // namespace epbench

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -47,14 +48,33 @@ const MetricDef kMetrics[] = {
     {"balancedness", true, "better", "worse", nullptr,
      [](const json& s) { return s["balancedness"].get<double>(); }},
     {"dispatch_busbw_GBps", true, "faster", "slower", "dispatch",
-     [](const json& s) { return s["dispatch_busbw_GBps"].get<double>(); }},
+     [](const json& s) {  // nccl-tests' form; named so from schema version 2 on
+       return s.contains("dispatch_busbw_nccl_tests_GBps")
+                  ? s["dispatch_busbw_nccl_tests_GBps"].get<double>()
+                  : s["dispatch_busbw_GBps"].get<double>();
+     }},
+    {"tax_total", false, "better", "worse", nullptr,  // version 2 only; noise from its own CI
+     [](const json& s) {
+       return s.contains("tax") ? s["tax"]["total"]["median"].get<double>()
+                                : std::numeric_limits<double>::quiet_NaN();
+     }},
 };
 
-double relative_spread(const json& summary, const char* phase) {
-  if (!phase) return 0.0;
-  const json& s = summary["phases_us"][phase];
+// The noise of one statistics block relative to its median: version 2 files carry a 95 %
+// confidence interval of the median (its half width); version 1 files only p99 - median.
+double block_spread(const json& s) {
   const double median = s["median"].get<double>();
-  return median > 0 ? (s["p99"].get<double>() - median) / median : 0.0;
+  if (median <= 0) return 0.0;
+  if (s.contains("ci95"))
+    return (s["ci95"][1].get<double>() - s["ci95"][0].get<double>()) / 2.0 / median;
+  return (s["p99"].get<double>() - median) / median;
+}
+
+double relative_spread(const json& summary, const MetricDef& m) {
+  if (std::string(m.name) == "tax_total" && summary.contains("tax"))
+    return block_spread(summary["tax"]["total"]);
+  if (!m.noise_phase) return 0.0;
+  return block_spread(summary["phases_us"][m.noise_phase]);
 }
 
 std::string fmt_value(double v) {
@@ -154,6 +174,14 @@ Comparison compare_results(std::vector<ResultsFile> files, const std::vector<std
   Comparison out;
   out.files = std::move(files);
   const size_t F = out.files.size();
+  std::set<int64_t> versions;
+  for (const auto& f : out.files) versions.insert(f.doc.value("schema_version", int64_t(0)));
+  if (versions.size() > 1)
+    out.notes.push_back(
+        "files of different schema versions: version 1 phase times are the max over ranks of "
+        "each rank's own phase and its total a rank's sum of phases; version 2 phase times are "
+        "spans over ranks and total the whole step (results/SCHEMA.md), so version 2 times are "
+        "longer for the same run");
   // Scenario keys in order of first appearance, with each file's run for it.
   std::vector<std::string> keys;
   std::map<std::string, std::vector<const json*>> runs_by_key;
@@ -189,7 +217,7 @@ Comparison compare_results(std::vector<ResultsFile> files, const std::vector<std
       row.metric = m->name;
       const double a = m->value(base);
       for (size_t f = 0; f < F; ++f) {
-        if (!runs[f]) {
+        if (!runs[f] || std::isnan(m->value((*runs[f])["summary"]))) {
           row.values.emplace_back();
           row.ratios.emplace_back();
           row.verdicts.emplace_back();
@@ -201,13 +229,13 @@ Comparison compare_results(std::vector<ResultsFile> files, const std::vector<std
         if (f == group.baseline) {
           row.ratios.emplace_back();
           row.verdicts.emplace_back();
-        } else if (a <= 0) {
+        } else if (std::isnan(a) || a <= 0) {
           row.ratios.emplace_back();
           row.verdicts.emplace_back(b == a ? "same" : "n/a");
         } else {
           row.ratios.emplace_back(b / a);
-          const Verdict v = classify(a, b, relative_spread(base, m->noise_phase),
-                                     relative_spread(summary, m->noise_phase),
+          const Verdict v = classify(a, b, relative_spread(base, *m),
+                                     relative_spread(summary, *m),
                                      m->higher_is_better);
           row.verdicts.emplace_back(v == Verdict::kSame       ? "same"
                                     : v == Verdict::kImproved ? m->better

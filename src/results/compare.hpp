@@ -5,7 +5,8 @@
 //
 // Verdict rule (also in results/SCHEMA.md): for a metric with value a (baseline) and b,
 //   relative difference d = |b / a - 1|,
-//   noise n = max(spread_a, spread_b, 1%), spread = (p99 - median) / median of the phase the
+//   noise n = max(spread_a, spread_b, 1%), spread = half the 95 % CI of the median / median
+//   (schema version 2; version 1 files: (p99 - median) / median) of the phase the
 //   metric comes from (gate..total for the phase times, total for tokens/s, dispatch for busbw;
 //   balancedness has no spread: its noise is the 1% floor).
 //   d <= n -> "same"; otherwise "faster"/"slower" (times, tokens/s, bandwidth) or

@@ -142,6 +142,7 @@ struct Shape {
   int64_t num_ranks = 0, num_nodes = 0, num_layers = 0, tokens_per_rank = 0;
   int64_t hidden = 0, ffn = 0, num_experts = 0, top_k = 0;
   std::vector<std::string> policies;
+  int64_t version = kResultsSchemaVersion;
 };
 
 void check_context(const Checker& c, const json& doc, Shape& shape) {
@@ -234,23 +235,35 @@ void check_scenario(const Checker& c, const json& doc, Shape& shape) {
   c.require(!shape.policies.empty(), join(p, "policies"), "empty");
 }
 
-// {gate|layout|dispatch|ffn|combine|total: {median, p99, min, max}}; returns the medians.
-std::vector<double> check_phases(const Checker& c, const json& obj, const std::string& path) {
+// One statistics block: {median, min, max} (+ p99; v1 always, v2 only with >= 100 samples)
+// (+ ci95: [low, high] around the median in v2). Returns the median.
+double check_stats(const Checker& c, const json& s, const std::string& sp, int64_t version) {
+  const double median = c.number(s, sp, "median", 0.0);
+  const double min = c.number(s, sp, "min", 0.0);
+  const double max = c.number(s, sp, "max", 0.0);
+  const double p99 = version == 1 || s.contains("p99") ? c.number(s, sp, "p99", 0.0) : max;
+  const double slack = 1e-9 * max;
+  c.require(min <= median + slack && median <= p99 + slack && p99 <= max + slack, sp,
+            "expected min <= median <= p99 <= max");
+  if (version >= 2) {
+    const json& ci = c.array(s, sp, "ci95", 2, "[low, high]");
+    const double lo = c.number(ci[0], join(sp, "ci95[0]"), 0.0);
+    const double hi = c.number(ci[1], join(sp, "ci95[1]"), 0.0);
+    c.require(min <= lo + slack && lo <= median + slack && median <= hi + slack &&
+                  hi <= max + slack,
+              join(sp, "ci95"), "expected min <= ci95[0] <= median <= ci95[1] <= max");
+  }
+  return median;
+}
+
+// {gate|layout|dispatch|ffn|combine|total: stats}; returns the medians.
+std::vector<double> check_phases(const Checker& c, const json& obj, const std::string& path,
+                                 int64_t version) {
   const std::string pp = join(path, "phases_us");
   const json& phases = c.object(obj, path, "phases_us");
   std::vector<double> medians;
-  for (const char* phase : kResultsPhases) {
-    const std::string sp = join(pp, phase);
-    const json& s = c.object(phases, pp, phase);
-    const double median = c.number(s, sp, "median", 0.0);
-    const double p99 = c.number(s, sp, "p99", 0.0);
-    const double min = c.number(s, sp, "min", 0.0);
-    const double max = c.number(s, sp, "max", 0.0);
-    const double slack = 1e-9 * max;
-    c.require(min <= median + slack && median <= p99 + slack && p99 <= max + slack, sp,
-              "expected min <= median <= p99 <= max");
-    medians.push_back(median);
-  }
+  for (const char* phase : kResultsPhases)
+    medians.push_back(check_stats(c, c.object(phases, pp, phase), join(pp, phase), version));
   return medians;
 }
 
@@ -290,7 +303,7 @@ void check_run(const Checker& c, const json& run, const std::string& p, const Sh
     if (bal > 0)
       check_formula(c, join(ip, "imbalance_ratio"), c.number(layer, ip, "imbalance_ratio", 0.0),
                     1.0 / bal, "1 / balancedness");
-    check_phases(c, layer, ip);
+    check_phases(c, layer, ip, s.version);
     min_layer = std::min(min_layer, bal);
     max_layer = std::max(max_layer, bal);
     sum_layer += bal;
@@ -312,7 +325,18 @@ void check_run(const Checker& c, const json& run, const std::string& p, const Sh
   if (bal > 0)
     check_formula(c, join(sp, "imbalance_ratio"), c.number(sum, sp, "imbalance_ratio", 0.0),
                   1.0 / bal, "1 / balancedness");
-  const std::vector<double> med = check_phases(c, sum, sp);
+  const std::vector<double> med = check_phases(c, sum, sp, s.version);
+  if (s.version >= 2) {
+    // The imbalance tax: measured / balanced reference, per phase and for the step.
+    const std::string tp = join(sp, "tax");
+    const json& tax = c.object(sum, sp, "tax");
+    for (const char* phase : {"layout", "dispatch", "ffn", "combine", "total"})
+      check_stats(c, c.object(tax, tp, phase), join(tp, phase), s.version);
+    const std::string bp = join(sp, "balanced_phases_us");
+    const json& balanced = c.object(sum, sp, "balanced_phases_us");
+    for (const char* phase : {"layout", "dispatch", "ffn", "combine", "total"})
+      check_stats(c, c.object(balanced, bp, phase), join(bp, phase), s.version);
+  }
   const double dispatch_us = med[2], ffn_us = med[3], total_us = med[5];
   const double R = static_cast<double>(s.num_ranks), T = static_cast<double>(s.tokens_per_rank);
   const double tps = c.number(sum, sp, "tokens_per_s", 0.0);
@@ -328,11 +352,12 @@ void check_run(const Checker& c, const json& run, const std::string& p, const Sh
                   "phases_us.ffn.median / 1e9");
   const double bytes = static_cast<double>(c.integer(sum, sp, "dispatch_bytes", 0));
   const double algbw = c.number(sum, sp, "dispatch_algbw_GBps", 0.0);
-  const double busbw = c.number(sum, sp, "dispatch_busbw_GBps", 0.0);
+  const char* busbw_key = s.version >= 2 ? "dispatch_busbw_nccl_tests_GBps" : "dispatch_busbw_GBps";
+  const double busbw = c.number(sum, sp, busbw_key, 0.0);
   if (dispatch_us > 0) {
     check_formula(c, join(sp, "dispatch_algbw_GBps"), algbw, bytes / (dispatch_us * 1e-6) / 1e9,
                   "dispatch_bytes / phases_us.dispatch.median / 1e9");
-    check_formula(c, join(sp, "dispatch_busbw_GBps"), busbw, algbw * (R - 1) / R,
+    check_formula(c, join(sp, busbw_key), busbw, algbw * (R - 1) / R,
                   "dispatch_algbw_GBps x (num_ranks - 1) / num_ranks");
   }
   const int64_t intra = c.integer(sum, sp, "intra_node_bytes", 0);
@@ -361,6 +386,7 @@ void check_run(const Checker& c, const json& run, const std::string& p, const Sh
   const std::string mp = join(rp, "phase_us_median");
   const json& medians = c.object(per_rank, rp, "phase_us_median");
   for (const char* phase : kResultsPhases) {
+    if (s.version >= 2 && std::string(phase) == "total") continue;  // a step has no rank total
     const json& arr = c.array(medians, mp, phase, s.num_ranks, per_rank_rule);
     for (size_t r = 0; r < arr.size(); ++r) c.number(arr[r], index(join(mp, phase), r), 0.0);
   }
@@ -387,10 +413,13 @@ void validate_results(const nlohmann::json& doc, const std::string& source) {
   c.require(name == kResultsSchemaName, "schema",
             "\"" + name + "\" is not \"" + kResultsSchemaName + "\"");
   const int64_t version = c.integer(doc, "", "schema_version", 0);
-  c.require(version == kResultsSchemaVersion, "schema_version",
+  c.require(version >= kResultsSchemaOldestVersion && version <= kResultsSchemaVersion,
+            "schema_version",
             "version " + std::to_string(version) + " is not supported: this epbench reads " +
-                kResultsSchemaName + " version " + std::to_string(kResultsSchemaVersion));
+                kResultsSchemaName + " versions " + std::to_string(kResultsSchemaOldestVersion) +
+                " to " + std::to_string(kResultsSchemaVersion));
   Shape shape;
+  shape.version = version;
   check_context(c, doc, shape);
   check_scenario(c, doc, shape);
   const json& runs = c.array(doc, "", "runs");

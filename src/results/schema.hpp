@@ -12,7 +12,11 @@
 namespace epbench {
 
 inline constexpr const char* kResultsSchemaName = "epbench.results";
-inline constexpr int kResultsSchemaVersion = 1;
+// Version 2: phase times are spans over ranks and "total" is the step (docs/suite.md); adds the
+// imbalance tax and the balanced reference. Version 1 files (total = max over ranks of a rank's
+// sum of phases) are still read.
+inline constexpr int kResultsSchemaVersion = 2;
+inline constexpr int kResultsSchemaOldestVersion = 1;
 
 // The phases every timing block carries, in pipeline order ("total" = the whole MoE layer).
 inline constexpr const char* kResultsPhases[] = {"gate", "layout", "dispatch",

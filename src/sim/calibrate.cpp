@@ -136,46 +136,57 @@ struct Point {
   std::array<double, kFitPhases> y;
 };
 
-// The runs of one measured file, simulated exactly; per (policy, rank, layer): the median of the
-// measured per-rank times and the mean features over that layer's samples.
+// The layer of each measured sample: schema v2 "samples.layer", v1 "per_rank.sample_layers".
+std::vector<int> measured_sample_layers(const nlohmann::json& run) {
+  if (run.contains("samples") && run["samples"].contains("layer"))
+    return run["samples"]["layer"].get<std::vector<int>>();
+  return run.at("per_rank").at("sample_layers").get<std::vector<int>>();
+}
+
+// The runs of one measured file, simulated exactly; per (policy, rank, layer): the
+// kQuietPercentile of the measured per-rank times and the mean simulated features.
 void collect_points(const MeasuredFile& f, const Profile& unit, std::vector<Point>& points) {
   const Scenario s = scenario_of(f);
   const Cluster c = cluster_of(f);
+  const int R = c.num_gpus, L = s.num_layers;
   const auto& runs = f.doc.at("runs");
-  std::vector<std::vector<Features>> sample_features(s.policies.size());  // [policy][sample*R+r]
-  std::vector<std::vector<int>> sample_layers(s.policies.size());
+  // [policy][rank * L + layer]: summed features and sample count
+  std::vector<std::vector<Features>> sum(s.policies.size(), std::vector<Features>(size_t(R) * L));
+  std::vector<std::vector<int>> count(s.policies.size(), std::vector<int>(size_t(R) * L, 0));
   SimOptions o;
   o.routing = "tokens";
   o.on_measured_sample = [&](int pi, int layer, const StepTraffic& t, const LayerShape& shape) {
-    const int spr = int(t.slot_rows.size()) / c.num_gpus;
-    for (int r = 0; r < c.num_gpus; ++r) sample_features[pi].push_back(features_of(t, shape, r, spr));
-    sample_layers[pi].push_back(layer);
+    const int spr = int(t.slot_rows.size()) / R;
+    for (int r = 0; r < R; ++r) {
+      const Features x = features_of(t, shape, r, spr);
+      Features& acc = sum[pi][size_t(r) * L + layer];
+      for (int ph = 0; ph < kFitPhases; ++ph) {
+        acc[ph].resize(x[ph].size(), 0.0);
+        for (size_t j = 0; j < x[ph].size(); ++j) acc[ph][j] += x[ph][j];
+      }
+      ++count[pi][size_t(r) * L + layer];
+    }
   };
   simulate(s, c, unit, o);
   for (size_t pi = 0; pi < s.policies.size(); ++pi) {
-    const auto& samples = runs.at(pi).at("per_rank").at("phase_us_samples");
-    const int n = int(sample_layers[pi].size());
-    for (int r = 0; r < c.num_gpus; ++r)
-      for (int l = 0; l < s.num_layers; ++l) {
+    const auto& run = runs.at(pi);
+    const auto& samples = run.at("per_rank").at("phase_us_samples");
+    const std::vector<int> layers = measured_sample_layers(run);
+    for (int r = 0; r < R; ++r)
+      for (int l = 0; l < L; ++l) {
+        const int n = count[pi][size_t(r) * L + l];
+        if (n == 0) continue;
         Point pt;
-        int count = 0;
+        pt.x = sum[pi][size_t(r) * L + l];
         for (int ph = 0; ph < kFitPhases; ++ph) {
+          for (double& v : pt.x[ph]) v /= n;
           std::vector<double> times;
-          for (int i = 0; i < n; ++i)
-            if (sample_layers[pi][i] == l) times.push_back(samples.at(kResultsPhases[ph]).at(r).at(i).get<double>());
+          const auto& mine = samples.at(kResultsPhases[ph]).at(r);
+          for (size_t i = 0; i < layers.size() && i < mine.size(); ++i)
+            if (layers[i] == l) times.push_back(mine[i].get<double>());
           pt.y[ph] = percentile(times, kQuietPercentile);
-          pt.x[ph].assign(sample_features[pi][0][ph].size(), 0.0);
         }
-        for (int i = 0; i < n; ++i) {
-          if (sample_layers[pi][i] != l) continue;
-          ++count;
-          for (int ph = 0; ph < kFitPhases; ++ph)
-            for (size_t j = 0; j < pt.x[ph].size(); ++j)
-              pt.x[ph][j] += sample_features[pi][size_t(i) * c.num_gpus + r][ph][j];
-        }
-        for (int ph = 0; ph < kFitPhases; ++ph)
-          for (double& v : pt.x[ph]) v /= std::max(count, 1);
-        if (count > 0) points.push_back(std::move(pt));
+        points.push_back(std::move(pt));
       }
   }
 }
@@ -278,7 +289,11 @@ nlohmann::json check_profile(const std::vector<MeasuredFile>& files, const Profi
                             {"nodes", sim["context"]["num_nodes"]}};
       double m_step_median = 0;
       for (const char* ph : phases) {
-        const double median = m.at("phases_us").at(ph).at("median").get<double>();
+        // The simulator's phase time is the slowest rank's: v2 files keep that apart from
+        // the span (barrier exit skew included); v1 files' phase times are it.
+        const auto& slowest = m.contains("slowest_rank_phases_us") ? m["slowest_rank_phases_us"]
+                                                                   : m.at("phases_us");
+        const double median = slowest.at(ph).at("median").get<double>();
         const double mv = quiet_span_us(f.doc.at("runs").at(i), ph, median);
         const double pv = p.at("phases_us").at(ph).at("median").get<double>();
         m_step += mv;

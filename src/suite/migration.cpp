@@ -46,9 +46,9 @@ MigrationStats migrate_experts(const Placement& prev, const Placement& next,
   const size_t elems = ffn.shape().weight_elems();
   MigrationStats stats;
 
-  CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
-  const double t0 = MPI_Wtime();
-  // Transfers sorted by (dst, layer, dst slot); sources chosen deterministically.
+  // Plan (untimed, identical on every rank): transfers sorted by (dst, layer, dst slot), source
+  // chosen deterministically (same node first); and this rank's local copies: slots whose
+  // expert changes to one it already holds in another slot.
   std::vector<Transfer> transfers;
   for (int dst = 0; dst < R; ++dst)
     for (int l = 0; l < next.num_layers(); ++l)
@@ -64,13 +64,17 @@ MigrationStats migrate_experts(const Placement& prev, const Placement& next,
         }
         transfers.push_back({l, e, src, dst, s});
       }
-
-  // Snapshot of this rank's current weights (slots are overwritten below).
-  std::vector<bf16_t> old(static_cast<size_t>(prev.num_layers()) * spr * elems);
-  for (int l = 0; l < prev.num_layers(); ++l)
-    for (int s = 0; s < spr; ++s) ffn.get_slot_weights(l, s, old.data() + (size_t(l) * spr + s) * elems);
-  auto old_slot = [&](int l, int s) { return old.data() + (size_t(l) * spr + s) * elems; };
-
+  struct LocalCopy {
+    int layer, from_slot, to_slot;
+  };
+  std::vector<LocalCopy> copies;
+  for (int l = 0; l < next.num_layers(); ++l)
+    for (int s = 0; s < spr; ++s) {
+      const int e = next.phy2log(l, me * spr + s);
+      if (e == prev.phy2log(l, me * spr + s)) continue;  // unchanged slot: not touched
+      const int held = local_slot_of(prev, l, e, me);
+      if (held >= 0) copies.push_back({l, held, s});
+    }
   std::vector<int> send_counts(R, 0), recv_counts(R, 0), send_displs(R, 0), recv_displs(R, 0);
   for (const Transfer& t : transfers) {
     if (t.src == me) ++send_counts[t.dst];
@@ -82,40 +86,50 @@ MigrationStats migrate_experts(const Placement& prev, const Placement& next,
   }
   std::vector<bf16_t> send_buf(size_t(send_displs[R - 1] + send_counts[R - 1]) * elems);
   std::vector<bf16_t> recv_buf(size_t(recv_displs[R - 1] + recv_counts[R - 1]) * elems);
-  std::vector<int> fill(send_displs);
-  for (const Transfer& t : transfers)  // in (dst, layer, slot) order: matches the receiver
-    if (t.src == me)
-      std::memcpy(send_buf.data() + size_t(fill[t.dst]++) * elems,
-                  old_slot(t.layer, local_slot_of(prev, t.layer, t.expert, me)),
-                  elems * sizeof(bf16_t));
+  std::vector<bf16_t> copy_buf(copies.size() * elems);
   MPI_Datatype expert_type;
   CHECK_MPI(MPI_Type_contiguous(static_cast<int>(elems * sizeof(bf16_t)), MPI_BYTE, &expert_type));
   CHECK_MPI(MPI_Type_commit(&expert_type));
-  CHECK_MPI(MPI_Alltoallv(send_buf.data(), send_counts.data(), send_displs.data(), expert_type,
-                          recv_buf.data(), recv_counts.data(), recv_displs.data(), expert_type,
-                          MPI_COMM_WORLD));
+
+  // Timed: reading the outgoing and locally copied experts, the transfer, and installing the
+  // slots that change. Slots that keep their expert are not touched.
+  CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
+  const double t0 = MPI_Wtime();
+  std::vector<int> fill(send_displs);
+  for (const Transfer& t : transfers)  // in (dst, layer, slot) order: matches the receiver
+    if (t.src == me)
+      ffn.get_slot_weights(t.layer, local_slot_of(prev, t.layer, t.expert, me),
+                           send_buf.data() + size_t(fill[t.dst]++) * elems);
+  for (size_t i = 0; i < copies.size(); ++i)
+    ffn.get_slot_weights(copies[i].layer, copies[i].from_slot, copy_buf.data() + i * elems);
+  if (!transfers.empty())  // the list is the same on every rank: all skip or none
+    CHECK_MPI(MPI_Alltoallv(send_buf.data(), send_counts.data(), send_displs.data(), expert_type,
+                            recv_buf.data(), recv_counts.data(), recv_displs.data(), expert_type,
+                            MPI_COMM_WORLD));
+  for (size_t i = 0; i < copies.size(); ++i)
+    ffn.set_slot_weights(copies[i].layer, copies[i].to_slot, copy_buf.data() + i * elems);
+  std::vector<int> taken(recv_displs);
+  for (const Transfer& t : transfers)
+    if (t.dst == me)
+      ffn.set_slot_weights(t.layer, t.dst_slot,
+                           recv_buf.data() + size_t(taken[t.src]++) * elems);
+  const double local_seconds = MPI_Wtime() - t0;
   MPI_Type_free(&expert_type);
 
-  // Install: experts this rank already held from the snapshot; received ones from recv_buf,
-  // walking the transfers to this rank in the order each source packed them.
-  for (int l = 0; l < next.num_layers(); ++l)
-    for (int s = 0; s < spr; ++s) {
-      const int held = local_slot_of(prev, l, next.phy2log(l, me * spr + s), me);
-      if (held >= 0) ffn.set_slot_weights(l, s, old_slot(l, held));
-    }
-  std::vector<int> taken(recv_displs);
-  std::vector<bf16_t> expected(verify ? elems : 0);
-  for (const Transfer& t : transfers) {
-    if (t.dst != me) continue;
-    const bf16_t* w = recv_buf.data() + size_t(taken[t.src]++) * elems;
-    ffn.set_slot_weights(t.layer, t.dst_slot, w);
-    if (verify) {
-      kernels::make_expert_weights(seed, t.layer, t.expert, ffn.shape(), expected.data());
-      ++stats.checked;
-      if (std::memcmp(expected.data(), w, elems * sizeof(bf16_t)) != 0) ++stats.wrong;
-    }
+  // Verification after the clock stops: every slot that changed holds its generator's weights.
+  if (verify) {
+    std::vector<bf16_t> expected(elems), installed(elems);
+    for (int l = 0; l < next.num_layers(); ++l)
+      for (int s = 0; s < spr; ++s) {
+        const int e = next.phy2log(l, me * spr + s);
+        if (e == prev.phy2log(l, me * spr + s)) continue;
+        kernels::make_expert_weights(seed, l, e, ffn.shape(), expected.data());
+        ffn.get_slot_weights(l, s, installed.data());
+        ++stats.checked;
+        if (std::memcmp(expected.data(), installed.data(), elems * sizeof(bf16_t)) != 0)
+          ++stats.wrong;
+      }
   }
-  const double local_seconds = MPI_Wtime() - t0;
   CHECK_MPI(MPI_Allreduce(&local_seconds, &stats.seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
   int64_t local_counts[2] = {stats.checked, stats.wrong}, sums[2];
   CHECK_MPI(MPI_Allreduce(local_counts, sums, 2, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));

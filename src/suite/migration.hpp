@@ -1,7 +1,8 @@
 // Expert migration: when the placement changes, every rank installs the weights of its new
 // slots. An expert it already held is copied locally; any other is sent by a rank that held it
 // (same node first, then the lowest rank), all layers in one MPI_Alltoallv. Bytes moved and
-// time are measured; received weights can be checked against the generator.
+// time (reading, moving and installing the slots that change, nothing else) are measured;
+// afterwards, outside the timer, every changed slot can be checked against the generator.
 #pragma once
 
 #include "comm/mpi_comm.hpp"

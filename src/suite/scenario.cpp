@@ -102,6 +102,9 @@ void Scenario::validate() const {
   require_input(dispatch == "flat" || dispatch == "node-dedup",
                 "unknown dispatch \"" + dispatch + "\" (known: flat, node-dedup)");
   require_input(dispatch == "flat" || comm == "mpi", "--dispatch node-dedup needs --comm mpi");
+  require_input(repeat >= 1 && repeat <= 1000, "--repeat must be between 1 and 1000");
+  require_input(std::isfinite(step_timeout_s) && step_timeout_s > 0,
+                "--step-timeout must be a number of seconds > 0");
   verify_sample();
 }
 
@@ -116,6 +119,19 @@ int Scenario::verify_sample() const {
     }
   }
   throw InputError("bad --verify \"" + verify + "\" (use all or sample:N with N > 0)");
+}
+
+void Scenario::validate_trace_steps(int recorded_steps) const {
+  const bool fits = std::any_of(policies.begin(), policies.end(),
+                                [](const std::string& p) { return p != "none"; });
+  const int needed = warmup_steps + measured_steps;
+  require_input(!fits || needed <= recorded_steps,
+                "trace " + trace + " has " + std::to_string(recorded_steps) +
+                    " recorded steps, but " + std::to_string(warmup_steps) + " warm-up + " +
+                    std::to_string(measured_steps) + " measured steps need " +
+                    std::to_string(needed) +
+                    ": replay would wrap onto the steps the placement was fitted on (in-sample); "
+                    "record more steps or lower --warmup/--steps");
 }
 
 int Scenario::redundant_experts_for(int num_ranks) const {
@@ -153,7 +169,8 @@ nlohmann::json Scenario::to_json() const {
           {"seed", seed}, {"replica_rule", replica_rule},
           {"num_redundant_experts", num_redundant_experts}, {"window_steps", window_steps},
           {"rebalance_every", rebalance_every}, {"verify", verify}, {"policies", policies},
-          {"dispatch", dispatch}};
+          {"dispatch", dispatch}, {"repeat", repeat}, {"phase_barriers", phase_barriers},
+          {"step_timeout_s", step_timeout_s}};
 }
 
 void apply_scenario_json(const nlohmann::json& doc, const std::string& source, Scenario& s) {
@@ -169,7 +186,8 @@ void apply_scenario_json(const nlohmann::json& doc, const std::string& source, S
   static const std::vector<std::string> known = {
       "name", "preset", "model", "tokens_per_rank", "num_layers", "warmup_steps",
       "measured_steps", "skew", "drift", "trace", "seed", "policies", "num_redundant_experts",
-      "replica_rule", "window_steps", "rebalance_every", "verify", "label", "dispatch"};
+      "replica_rule", "window_steps", "rebalance_every", "verify", "label", "dispatch",
+      "repeat", "phase_barriers", "step_timeout_s"};
   for (const auto& [key, value] : doc.items())
     require_input(std::find(known.begin(), known.end(), key) != known.end(),
                   source + ": unknown scenario field \"" + key + "\"");
@@ -202,6 +220,9 @@ void apply_scenario_json(const nlohmann::json& doc, const std::string& source, S
   get(doc, "verify", s.verify);
   get(doc, "label", s.label);
   get(doc, "dispatch", s.dispatch);
+  get(doc, "repeat", s.repeat);
+  get(doc, "phase_barriers", s.phase_barriers);
+  get(doc, "step_timeout_s", s.step_timeout_s);
 }
 
 }  // namespace epbench

@@ -36,12 +36,20 @@ struct Scenario {
   std::string backend = "kokkos";
   std::string comm = "mpi";
   std::string dispatch = "flat";  // "flat" (one row per token and expert) or "node-dedup"
+  int repeat = 1;                 // runs of every policy, interleaved (A B A B ...)
+  bool phase_barriers = true;     // false: a pipelined step, only its total is meaningful
+  double step_timeout_s = 300;    // a barrier not reached in this time aborts the job (exit 3)
   std::string label;
 
   // Checks that need no rank count. Throws InputError.
   void validate() const;
   // Checks against the job: divisibility by ranks, redundant experts, nodes.
   void validate_for(int num_ranks) const;
+  // With a trace and a load-based policy (placements are fitted on replayed steps): the run's
+  // warm-up + measured steps must each replay a recorded step of their own, so a measured step
+  // never wraps around onto a step some placement was fitted on. Throws InputError naming the
+  // numbers. Policy "none" fits nothing, so any trace length is fine for it alone.
+  void validate_trace_steps(int recorded_steps) const;
   int redundant_experts_for(int num_ranks) const;
   int verify_sample() const;  // 0 = all tokens
   nlohmann::json to_json() const;

@@ -15,13 +15,16 @@ namespace epbench {
 
 class TokenSource {
  public:
-  // Builds routers (or loads the trace); throws InputError on bad skew/trace/shape.
+  // Builds routers (or loads the trace); throws InputError on bad skew/trace/shape, and on a
+  // trace too short to keep measured steps off the fitted ones (Scenario::validate_trace_steps).
   TokenSource(const Scenario& scenario, int num_ranks);
 
   void hidden_states(int layer, int step, int rank, std::span<float> out) const;
   // Routes this rank's tokens of (layer, step).
   void route(int layer, int step, int rank, std::span<const float> hidden,
              std::span<int32_t> topk_ids, std::span<float> topk_weights) const;
+  // Distinct recorded steps of the trace (0 without one); run step s replays the (s mod n)-th.
+  int trace_steps() const { return trace_ ? trace_->num_steps() : 0; }
   // Popularity the router aims at (empty for a trace).
   std::vector<double> popularity(int layer, int step) const;
 

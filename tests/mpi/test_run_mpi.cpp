@@ -5,79 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../common/run_process.hpp"
-#include "results/schema.hpp"
-
-namespace fs = std::filesystem;
-using epbench::testing::run_process;
-using nlohmann::json;
+#include "run_mpi_fixture.hpp"
 
 namespace {
-
-const std::string kTinyShape = " --hidden 64 --ffn 128 --tokens-per-rank 64 --layers 2 --warmup 2";
-const std::string kTiny = kTinyShape + " --steps 3";
-
-class RunMpi : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("epbench_mpi_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // Runs epbench under mpirun; a hang is turned into a failure by `timeout`. Root needs the
-  // two OMPI_ALLOW variables; more ranks than cores need oversubscription; Open MPI's TCP
-  // traffic stays on the loopback interface.
-  epbench::testing::ProcessResult mpirun(int np, const std::string& args) {
-    return run_process(
-        "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 "
-        "OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo "
-        "OMPI_MCA_rmaps_base_oversubscribe=1 "
-        "timeout 120 " MPIEXEC " " MPIEXEC_FLAGS " -np " + std::to_string(np) +
-        " " EPBENCH_BINARY " run " + args);
-  }
-  json run_ok(int np, const std::string& args, const std::string& name = "out.json") {
-    const std::string out = (dir_ / name).string();
-    auto r = mpirun(np, args + " --output " + out);
-    EXPECT_EQ(r.exit_code, 0) << args << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err;
-    std::ifstream in(out);
-    if (!in) return json::object();
-    json doc = json::parse(in);
-    EXPECT_NO_THROW(epbench::validate_results(doc, out));
-    return doc;
-  }
-  void expect_bad_input(int np, const std::string& args, const std::string& text) {
-    auto r = mpirun(np, args + " --output " + (dir_ / "bad.json").string());
-    EXPECT_EQ(r.exit_code, 2) << args << "\nstderr:\n" << r.err;
-    EXPECT_NE(r.err.find(text), std::string::npos) << "stderr:\n" << r.err;
-    // Printed once, by rank 0, not by every rank.
-    size_t count = 0;
-    for (size_t pos = 0; (pos = r.err.find("epbench: error", pos)) != std::string::npos; ++pos)
-      ++count;
-    EXPECT_EQ(count, 1u) << r.err;
-    EXPECT_FALSE(fs::exists(dir_ / "bad.json"));
-  }
-  std::string write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name) << text;
-    return (dir_ / name).string();
-  }
-  fs::path dir_;
-};
-
-void expect_verified(const json& doc) {
-  ASSERT_TRUE(doc.contains("runs"));
-  for (const auto& run : doc["runs"]) {
-    const auto& v = run["summary"]["verify"];
-    EXPECT_GT(v["checked_tokens"].get<int64_t>(), 0);
-    EXPECT_EQ(v["wrong"].get<int64_t>(), 0) << run["policy"];
-    EXPECT_TRUE(v["tokens_conserved"].get<bool>()) << run["policy"];
-    EXPECT_EQ(v["migrated_experts_wrong"].get<int64_t>(), 0);
-    EXPECT_LT(v["max_rel_err"].get<double>(), 2e-2);
-  }
-}
 
 class RunMpiNp : public RunMpi, public ::testing::WithParamInterface<int> {};
 
@@ -186,19 +116,34 @@ TEST_F(RunMpi, HierarchicalEplbCutsRealInterNodeBytesWithNodeDedup) {
             doc["runs"][1]["summary"]["inter_node_bytes"].get<int64_t>());
 }
 
-TEST_F(RunMpi, TraceReplay) {
-  std::string header = "step,layer";
-  for (int e = 0; e < 16; ++e) header += ",e" + std::to_string(e);
-  std::string rows;
-  for (int step = 0; step < 3; ++step) {
-    rows += std::to_string(step) + ",*";
-    for (int e = 0; e < 16; ++e) rows += "," + std::to_string(e == step ? 200 : 10 + e);
-    rows += "\n";
+// A trace of `steps` recorded steps, a different hot expert in each.
+std::string trace_csv(int steps) {
+  std::string text = "step,layer";
+  for (int e = 0; e < 16; ++e) text += ",e" + std::to_string(e);
+  text += "\n";
+  for (int step = 0; step < steps; ++step) {
+    text += std::to_string(step) + ",*";
+    for (int e = 0; e < 16; ++e) text += "," + std::to_string(e == step ? 200 : 10 + e);
+    text += "\n";
   }
-  const std::string trace = write("trace.csv", header + "\n" + rows);
+  return text;
+}
+
+TEST_F(RunMpi, TraceReplay) {
+  // 2 warm-up + 3 measured steps replay 5 distinct recorded steps: EPLB is fitted on recorded
+  // steps 0-1 and measured on 2-4. (This test used a 3-step trace before, which wrapped the
+  // measured steps 3 and 4 onto the fitted steps 0 and 1: in-sample.)
+  const std::string trace = write("trace.csv", trace_csv(5));
   json doc = run_ok(2, kTiny + " --trace " + trace);
   expect_verified(doc);
   EXPECT_EQ(doc["scenario"]["trace"], trace);
+}
+
+TEST_F(RunMpi, BadInputTraceWrapsOntoFittedSteps) {
+  const std::string trace = write("short.csv", trace_csv(3));
+  expect_bad_input(2, kTiny + " --trace " + trace, "3 recorded steps, but 2 warm-up + 3 measured");
+  // Without a fitted placement nothing is in-sample: policy none alone may wrap.
+  expect_verified(run_ok(2, kTiny + " --trace " + trace + " --policies none"));
 }
 
 TEST_F(RunMpi, PeriodicRebalancingUnderDrift) {

