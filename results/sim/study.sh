@@ -3,7 +3,8 @@
 # DeepSeek-V3 layer shape (hidden 7168, expert FFN 2048, top-8 of 8 groups / top-4 groups,
 # 4096 tokens per GPU), experts = max(256, GPUs) so the no-replica baseline exists at every
 # size, 8 GPUs per node, one redundant slot per GPU, EP 8 -> 4096, zipf:1.2 and hot:8:10 skews
-# drifting one expert rank per step, a 4-step statistics window and a rebalance every 5 steps.
+# drifting by one popularity rank every 20 steps (--drift 0.05), a 4-step statistics window and a
+# rebalance every 5 steps, 10 measured steps after 4 warm-up steps.
 # Policies: none and eplb, plus minmax when this build has it, and eplb with the exact
 # per-batch split (--replica-rule lp) when this build has it.
 #
@@ -28,7 +29,7 @@ for skew in zipf:1.2 hot:8:10; do
       name=$(echo "sim-$skew-g$gpus-$rule" | tr ':' '_')
       [[ -e $out/$name.json ]] && continue
       "$bin" simulate --preset deepseek-v3 --experts "$experts" --gpus "$gpus" \
-        --gpus-per-node 8 --profile "$profile" --routing counts --skew "$skew" --drift 1 \
+        --gpus-per-node 8 --profile "$profile" --routing counts --skew "$skew" --drift 0.05 \
         --warmup 4 --window 4 --steps 10 --rebalance-every 5 --policies "$pol" \
         --replica-rule "$rule" --label "sim-study $skew" --output "$out/$name.json" --quiet
     done
