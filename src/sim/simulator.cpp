@@ -157,7 +157,7 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
   std::vector<PhaseTimes> spans;
   std::vector<int64_t> rows_all;      // [sample][rank]
   std::vector<double> rank_us;        // [sample][rank][phase]
-  std::vector<double> max_bytes, intra_bytes, inter_bytes, dedup_bytes;
+  std::vector<double> max_bytes, intra_bytes, inter_bytes, dedup_bytes, bottleneck_GBps;
   std::vector<double> send_bytes_rank(R, 0.0);
   std::deque<std::vector<int64_t>> history;
   std::vector<int64_t> measured_counts(size_t(L) * E, 0);  // realized load, measured steps
@@ -207,7 +207,7 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
       const StepTimes times = step_times(p, shape, traffic, spr);
       sample_layer.push_back(l);
       spans.push_back(times.span);
-      double mb = 0, intra = 0, inter = 0, dedup = 0;
+      double mb = 0, intra = 0, inter = 0, dedup = 0, worst = 0;
       for (int r = 0; r < R; ++r) {
         int64_t received = 0;
         for (int sl = 0; sl < spr; ++sl) received += traffic.slot_rows[size_t(r) * spr + sl];
@@ -221,11 +221,14 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
         const double inter_r = double(rt.sent_rows[1]) * row_bytes;
         mb = std::max(mb, intra_r + inter_r + double(rt.self_rows) * row_bytes);
         send_bytes_rank[r] += intra_r + inter_r;
+        worst = std::max({worst, intra_r + inter_r,
+                          double(rt.received_rows[0] + rt.received_rows[1]) * row_bytes});
         dedup += double(traffic.inter_rows_dedup[r]) * row_bytes;
         intra += intra_r;
         inter += inter_r;
       }
       max_bytes.push_back(mb);
+      bottleneck_GBps.push_back(times.span.us[2] > 0 ? worst / (times.span.us[2] * 1e3) : 0.0);
       intra_bytes.push_back(intra);
       inter_bytes.push_back(inter);
       dedup_bytes.push_back(dedup);
@@ -371,6 +374,7 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
        amortized_s > 0 ? double(T) * R * double(n) / L / amortized_s : 0.0},
       {"ffn_gflops", ffn_s > 0 ? rows_per_sample * shape.flops_per_row() / ffn_s / 1e9 : 0.0},
       {"dispatch_bytes", dispatch_bytes},
+      {"dispatch_bottleneck_GBps", stats_json(bottleneck_GBps)},
       {"dispatch_algbw_GBps", algbw},
       {"dispatch_busbw_nccl_tests_GBps", algbw * (R - 1) / R},
       {"intra_node_bytes", std::llround(mean_of(intra_bytes))},
@@ -438,6 +442,8 @@ nlohmann::json simulated_context(const Cluster& c, const Profile& p, const SimOp
           {"interconnect", nullptr},
           {"slurm", nullptr},
           {"oversubscribed", false},
+          {"max_ranks_per_host", c.gpus_per_node},
+          {"cores_per_host", c.gpus_per_node},
           {"time_reduction",
            "simulated: per phase the max over ranks of the cost model's time (the span between "
            "barriers); total = sum of the phase spans"}};
