@@ -203,7 +203,7 @@ def plot_rank_load(docs, outdir, made):
     best = {}
     for d in docs:
         ctx = d["context"]
-        if ctx["num_ranks"] < 2:
+        if ctx["num_ranks"] < 2 or ctx["num_ranks"] > 256:  # > 256 bars: unreadable (simulated)
             continue
         key = (hardware(d), d["scenario"]["name"], ctx["num_ranks"], ctx["num_nodes"])
         if key not in best or ctx["date_utc"] > best[key]["context"]["date_utc"]:
@@ -318,6 +318,7 @@ def plot_sim_scaling(docs, outdir, made):
             ax2.plot([p[0] for p in pts], [p[2] for p in pts], marker="o", label=label)
         for ax in (ax1, ax2):
             ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
             ax.set_xlabel("GPUs (expert-parallel ranks)")
             ax.grid(True, alpha=0.3)
         ax1.set_ylabel("predicted step time, ms (sum of phase spans)")
