@@ -19,6 +19,7 @@
 #include "comm/step_sync.hpp"
 #include "measure/context.hpp"
 #include "measure/report.hpp"
+#include "measure/traffic_matrix.hpp"
 #include "placement/policy.hpp"
 #include "results/schema.hpp"
 #include "suite/policy_run.hpp"
@@ -30,6 +31,7 @@ namespace {
 
 struct RunOptions {
   std::string preset = "small", scenario_file, output, output_dir = "results/local";
+  std::string traffic_matrix;  // nccl-tests alltoallv matrix file of the dispatch (per policy)
   int ranks_per_node = 0, device = -1;
   bool no_phase_barriers = false;
   std::vector<std::string> argv;
@@ -100,6 +102,34 @@ std::filesystem::path results_path(const RunOptions& opt, const Scenario& s, int
           utc_timestamp("%Y%m%dT%H%M%SZ") + "-" + id + ".json");
 }
 
+// --traffic-matrix FILE: FILE for one policy, else FILE with ".POLICY" before its extension.
+std::filesystem::path traffic_matrix_path(const RunOptions& opt, const Scenario& s,
+                                          const std::string& policy) {
+  std::filesystem::path path = opt.traffic_matrix;
+  if (s.policies.size() > 1)
+    path.replace_filename(path.stem().string() + "." + policy + path.extension().string());
+  return path;
+}
+
+// Rank 0: the measured dispatch byte matrix whose bottleneck is the median, as nccl-tests'
+// alltoallv reads it (docs/suite.md, "Replaying the traffic in nccl-tests").
+void write_traffic_matrix(const RunOptions& opt, const Scenario& s, const std::string& policy,
+                          const GatheredRun& run) {
+  const int R = run.num_ranks;
+  std::vector<ByteMatrix> matrices;
+  for (int i = 0; i < run.num_samples; ++i)
+    matrices.push_back(byte_matrix_from_rows(
+        std::span<const int64_t>(run.send_rows.data() + size_t(i) * R * R, size_t(R) * R), R,
+        int64_t(s.model.hidden) * 2));
+  const ByteMatrix m = choose_byte_matrix(matrices, R, MatrixChoice::kMedianSample);
+  const auto path = traffic_matrix_path(opt, s, policy);
+  write_nccl_tests_alltoallv_matrix(path, m, R);
+  const int64_t bytes = nccl_tests_alltoallv_buffer_bytes(m, R);
+  std::cout << "# traffic matrix (" << policy << ", median-bottleneck dispatch): " << path.string()
+            << "  replay: NCCL_TESTS_ALLTOALLV_MATRIX_FILE=" << path.string() << " alltoallv_perf -b "
+            << bytes << " -e " << bytes << " -a 3 (np " << R << ")\n";
+}
+
 // Runs `check` on every rank and agrees; on failure rank 0 prints and every rank exits 2.
 template <typename Check>
 void agreed(Check&& check) {
@@ -162,6 +192,11 @@ void run_suite(RunOptions& opt) {
       path = results_path(opt, s, topo.num_ranks);
       require_input(!std::filesystem::exists(path),
                     "results file " + path.string() + " exists: never overwritten");
+      for (const std::string& policy : s.policies)
+        if (!opt.traffic_matrix.empty())
+          require_input(!std::filesystem::exists(traffic_matrix_path(opt, s, policy)),
+                        "traffic matrix file " + traffic_matrix_path(opt, s, policy).string() +
+                            " exists: never overwritten");
     }
   });
   if (!std::getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(1);
@@ -189,6 +224,9 @@ void run_suite(RunOptions& opt) {
   doc["scenario"] = s.to_json();
   if (!s.label.empty()) doc["label"] = s.label;
   print_run_report(doc, std::cout);
+  if (!opt.traffic_matrix.empty())
+    for (size_t p = 0; p < s.policies.size(); ++p)
+      write_traffic_matrix(opt, s, s.policies[p], runs[p].front().gathered);
   write_file_atomic(path, doc.dump(1) + "\n", /*overwrite=*/false);
   std::cout << "# results: " << path.string() << std::endl;
   int64_t wrong = 0;
@@ -263,6 +301,10 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
   cmd->add_option("--device", o.device, "GPU ordinal (default: local rank)");
   cmd->add_option("--output-dir", o.output_dir, "Folder for the results file")->capture_default_str();
   cmd->add_option("--output", o.output, "Exact results file path (never overwritten)");
+  cmd->add_option("--traffic-matrix", o.traffic_matrix,
+                  "Write the dispatch byte matrix (the median-bottleneck sample) for nccl-tests' "
+                  "alltoallv (NCCL_TESTS_ALLTOALLV_MATRIX_FILE); FILE.POLICY.ext per policy when "
+                  "several run");
   cmd->callback([opt] { run(*opt); });
 }
 

@@ -4,6 +4,9 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <limits>
 #include <sstream>
@@ -20,23 +23,65 @@ constexpr double kReportGraceSeconds = 1.0;
 StepSync::StepSync(bool phase_barriers, double timeout_s)
     : phase_barriers_(phase_barriers), timeout_s_(timeout_s) {
   CHECK_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &report_comm_));
+  CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
+  last_progress_s_ = MPI_Wtime();
+  watchdog_ = std::thread([this] { watch(); });
 }
 
 StepSync::~StepSync() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  watchdog_.join();
   if (report_comm_ != MPI_COMM_NULL) MPI_Comm_free(&report_comm_);
+}
+
+void StepSync::set_context(std::string context) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  context_ = std::move(context);
+  last_progress_s_ = MPI_Wtime();
+}
+
+void StepSync::progress(const std::string& where) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  where_ = where;
+  last_progress_s_ = MPI_Wtime();
+}
+
+void StepSync::watch() {
+  // Calls no MPI function (MPI_Wtime aside): the process may hold only MPI_THREAD_SINGLE.
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stop_) {
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(200));
+    if (stop_) return;
+    const double idle = MPI_Wtime() - last_progress_s_;
+    if (idle > timeout_s_ + kWatchdogGraceSeconds) {
+      std::cerr << "epbench: error: step timeout: rank " << rank_ << " has been stuck for "
+                << std::lround(idle) << " s " << where_
+                << (context_.empty() ? "" : " (" + context_ + ")")
+                << " (--step-timeout " << timeout_s_
+                << " s): a peer stopped or hung inside a collective; aborting" << std::endl;
+      std::_Exit(kExitStepTimeout);
+    }
+  }
 }
 
 double StepSync::phase(const char* name) const {
   if (phase_barriers_) barrier(name);
+  progress(std::string("in the ") + name + " phase");
   return MPI_Wtime();
 }
 
 double StepSync::step(const char* name) const {
   barrier(name);
+  progress(std::string("in the ") + name);
   return MPI_Wtime();
 }
 
 void StepSync::barrier(const std::string& where) const {
+  progress("at the " + where + " barrier");  // waiting here is watched below, not by the thread
   MPI_Request request;
   CHECK_MPI(MPI_Ibarrier(MPI_COMM_WORLD, &request));
   const double deadline = MPI_Wtime() + timeout_s_;
@@ -45,6 +90,7 @@ void StepSync::barrier(const std::string& where) const {
     CHECK_MPI(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
     if (done) return;
     if (MPI_Wtime() > deadline) report_timeout(where);
+    if (polls % 1024 == 0) progress("at the " + where + " barrier");
     if (polls > 1000) sched_yield();  // oversubscribed ranks: let the late one run
   }
 }

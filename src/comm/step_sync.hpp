@@ -4,6 +4,9 @@
 //    stderr by the lowest rank that did arrive, and every rank exits with status 3
 //    (kExitStepTimeout) through MPI_Abort. No extra messages are sent while ranks arrive on
 //    time: arrivals are exchanged only after a timeout.
+//    A rank stuck anywhere else for longer (inside a collective whose peer stopped, say) is
+//    caught by a watchdog thread: after timeout_s + kWatchdogGraceSeconds without reaching a
+//    barrier it prints where it is stuck and ends the process with status 3, which ends the job.
 //  - ClockOffsets: each rank's MPI_Wtime offset to rank 0's, estimated by ping-pong (the
 //    exchange with the smallest round trip wins), so per-rank phase start/end stamps can be
 //    compared on one clock (phase span = latest end - earliest start over ranks).
@@ -11,12 +14,17 @@
 
 #include <mpi.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace epbench::comm {
 
 inline constexpr int kExitStepTimeout = 3;
+inline constexpr double kWatchdogGraceSeconds = 5.0;
 
 class StepSync {
  public:
@@ -35,15 +43,24 @@ class StepSync {
   double step(const char* name) const;
   // A watched barrier; `where` names it in the timeout message.
   void barrier(const std::string& where) const;
-  // Label for the timeout message ("policy eplb, step 3, layer 1"); kept until changed.
-  void set_context(std::string context) const { context_ = std::move(context); }
+  // Label for the timeout message ("policy eplb, step 3, layer 1"); kept until changed. Also
+  // counts as progress for the watchdog thread (call it at least once per step).
+  void set_context(std::string context) const;
 
  private:
   [[noreturn]] void report_timeout(const std::string& where) const;
+  void progress(const std::string& where) const;
+  void watch();  // the watchdog thread's loop
   bool phase_barriers_;
   double timeout_s_;
   MPI_Comm report_comm_ = MPI_COMM_NULL;
-  mutable std::string context_;
+  int rank_ = 0;
+  mutable std::mutex mutex_;  // guards context_, where_, last_progress_s_
+  mutable std::string context_, where_;
+  mutable double last_progress_s_ = 0;
+  bool stop_ = false;
+  std::condition_variable stop_cv_;
+  std::thread watchdog_;
 };
 
 // Collective. offsets[r] = rank r's MPI_Wtime minus rank 0's at the same instant (seconds);

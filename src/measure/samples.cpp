@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "measure/traffic_matrix.hpp"
 #include "metrics/balance.hpp"
 #include "metrics/stats.hpp"
 
@@ -24,6 +25,10 @@ void RunSamples::add(int layer_index, int step_index, const LayerStepOutput& m,
   rows_received.push_back(m.rows_received);
   send_rows.insert(send_rows.end(), m.send_rows.begin(), m.send_rows.end());
   inter_dedup_rows.push_back(m.inter_node_rows_dedup);
+  const int64_t bytes[5] = {m.dispatch_intra_node_bytes, m.dispatch_inter_node_bytes,
+                            m.combine_intra_node_bytes, m.combine_inter_node_bytes,
+                            m.dispatch_inter_node_metadata_bytes};
+  for (int d = 0; d < 5; ++d) direction_bytes[d].push_back(bytes[d]);
 }
 
 namespace {
@@ -75,6 +80,11 @@ GatheredRun gather_run(const RunSamples& s, const comm::Topology& topo,
           g.send_rows[(size_t(i) * R + src) * R + dst] =
               by_source[(size_t(src) * n + i) * R + dst];
   }
+  std::array<int64_t, 5> mine{};
+  for (int d = 0; d < 5; ++d)
+    for (int64_t b : s.direction_bytes[d]) mine[d] += b;
+  CHECK_MPI(MPI_Reduce(mine.data(), g.direction_bytes.data(), 5, MPI_INT64_T, MPI_SUM, 0,
+                       MPI_COMM_WORLD));
   int64_t counts[4] = {s.verify.checked, s.verify.wrong, s.total_rows_sent, s.total_rows_received};
   int64_t sums[4];
   CHECK_MPI(MPI_Reduce(counts, sums, 4, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD));
@@ -137,6 +147,9 @@ struct SampleView {
   int64_t rows(int src, int dst, int i) const {
     return g.send_rows[(size_t(i) * R + src) * R + dst];
   }
+  std::span<const int64_t> row_matrix(int i) const {
+    return {g.send_rows.data() + size_t(i) * R * R, size_t(R) * R};
+  }
 };
 
 double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
@@ -167,6 +180,7 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
   bool conserved = true;
   MigrationStats migration;
   std::vector<double> placement_us, migration_ms;
+  std::array<double, 5> direction_sum{};
   std::vector<int64_t> migration_experts;
 
   for (const GatheredRun& g : reps) {
@@ -213,20 +227,20 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
 
       // Bytes: nccl-tests form (max over ranks of bytes sent, own rows included), node split,
       // and the bottleneck form (max over ranks of off-rank bytes sent or received / span).
-      double max_sent_all = 0, bottleneck = 0;
+      double max_sent_all = 0;
+      const double bottleneck = double(
+          bottleneck_bytes(byte_matrix_from_rows(v.row_matrix(i), R, row_bytes), R));
       for (int r = 0; r < R; ++r) {
-        int64_t sent_all = 0, sent_off = 0, recv_off = 0;
+        int64_t sent_all = 0, sent_off = 0;
         for (int d = 0; d < R; ++d) {
           sent_all += v.rows(r, d, i);
           if (d == r) continue;
           sent_off += v.rows(r, d, i);
-          recv_off += v.rows(d, r, i);
           (shape.node_of_rank[d] == shape.node_of_rank[r] ? intra_sum : inter_sum) +=
               double(v.rows(r, d, i) * row_bytes);
         }
         max_sent_all = std::max(max_sent_all, double(sent_all * row_bytes));
         rank_sent_off[r] += double(sent_off * row_bytes);
-        bottleneck = std::max(bottleneck, double(std::max(sent_off, recv_off) * row_bytes));
         dedup_sum += double(g.inter_dedup_rows[v.at(r, i)] * row_bytes);
         const double ffn = g.ffn_seconds[v.at(r, i)], gemm = g.reference_gemm_seconds[v.at(r, i)];
         if (ffn > 0 && gemm > 0) {
@@ -241,6 +255,7 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
       ++sample_count;
     }
     rep_total_median.push_back(percentile(rep_total, 50.0) * 1e6);
+    for (int d = 0; d < 5; ++d) direction_sum[d] += double(g.direction_bytes[d]);
     checked += g.checked;
     wrong += g.wrong;
     max_rel_err = std::max(max_rel_err, g.max_rel_err);
@@ -344,6 +359,12 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
       {"intra_node_bytes", std::llround(intra_sum / n)},
       {"inter_node_bytes", std::llround(inter_sum / n)},
       {"inter_node_bytes_node_dedup", std::llround(dedup_sum / n)},
+      {"bytes_by_direction",  // payload to other ranks per sample, summed over ranks
+       {{"dispatch_intra_node", std::llround(direction_sum[0] / n)},
+        {"dispatch_inter_node", std::llround(direction_sum[1] / n)},
+        {"combine_intra_node", std::llround(direction_sum[2] / n)},
+        {"combine_inter_node", std::llround(direction_sum[3] / n)},
+        {"dispatch_inter_node_metadata", std::llround(direction_sum[4] / n)}}},
       {"migration",
        {{"events", migration_ms.size()},
         {"bytes", migration.bytes},

@@ -40,6 +40,9 @@ struct RunSamples {
   std::vector<int64_t> rows_received;                        // per sample
   std::vector<int64_t> send_rows;                            // per sample x destination rank
   std::vector<int64_t> inter_dedup_rows;                     // per sample
+  // Per sample, payload bytes this rank sent to other ranks, by phase and link
+  // (LayerStepOutput): dispatch intra, dispatch inter, combine intra, combine inter, metadata.
+  std::array<std::vector<int64_t>, 5> direction_bytes;
   int64_t total_rows_sent = 0, total_rows_received = 0;      // every step, warm-up included
   VerifyCounts verify;
   MigrationStats migration;                                  // summed over events
@@ -59,6 +62,7 @@ struct GatheredRun {
   std::array<std::vector<double>, kNumPhases> start, end, ref_start, ref_end;
   std::vector<double> reference_gemm_seconds, ffn_seconds;
   std::vector<int64_t> rows_received, inter_dedup_rows, send_rows;
+  std::array<int64_t, 5> direction_bytes{};  // summed over ranks and samples
   int64_t checked = 0, wrong = 0;
   double max_rel_err = 0;
   bool tokens_conserved = false;

@@ -75,6 +75,7 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
   const int window = s.window_steps > 0 ? s.window_steps : std::max(s.warmup_steps, 1);
   const comm::StepSync& sync = *control.sync;
 
+  sync.set_context("policy " + policy_name + ", placing and loading the experts");
   // Initial placement: the policy applied to uniform loads (no statistics yet).
   EplbProblem problem{L, E, std::vector<double>(size_t(L) * E, 1.0), num_slots, s.model.n_group,
                       topo.num_nodes, R};
@@ -143,6 +144,7 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
 
   auto rebalance = [&] {
     if (policy_name == "none") return;
+    sync.set_context("policy " + policy_name + ", re-placement and migration");
     std::vector<int64_t> local(size_t(L) * E, 0), global(size_t(L) * E);
     for (const auto& c : history)
       for (size_t i = 0; i < c.size(); ++i) local[i] += c[i];
