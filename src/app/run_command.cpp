@@ -34,6 +34,7 @@ struct RunOptions {
   std::string traffic_matrix;  // nccl-tests alltoallv matrix file of the dispatch (per policy)
   int ranks_per_node = 0, device = -1;
   bool no_phase_barriers = false;
+  bool progress = false;  // --progress: rank 0 shows step i/N and an ETA on stderr
   std::vector<std::string> argv;
   Scenario flags;  // values of the override flags
   std::vector<std::pair<CLI::Option*, std::function<void(Scenario&)>>> overrides;
@@ -206,8 +207,10 @@ void run_suite(RunOptions& opt) {
   nlohmann::json doc = {{"schema", "epbench.results"}, {"schema_version", kResultsSchemaVersion}};
   if (topo.rank == 0) doc["runs"] = nlohmann::json::array();
   const comm::StepSync sync(s.phase_barriers, s.step_timeout_s);
+  // Under mpirun a rank's stderr is never a terminal: jobs/mpirun.sh passes --progress when its
+  // own is.
   RunControl control{&sync, comm::clock_offsets(), device, 0,
-                     topo.rank == 0 && ::isatty(STDERR_FILENO) == 1};
+                     topo.rank == 0 && (opt.progress || ::isatty(STDERR_FILENO) == 1)};
   // Every policy runs `repeat` times, interleaved (A B A B ...), so drift hits all alike.
   std::vector<std::vector<PolicyRun>> runs(s.policies.size());
   for (int rep = 0; rep < s.repeat; ++rep)
@@ -292,6 +295,9 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
   add_override(cmd, o, "--label", &Scenario::label, "Free-text label stored in the results");
   add_override(cmd, o, "--repeat", &Scenario::repeat,
                "Run every policy N times, interleaved (A B A B ...); samples pooled");
+  cmd->add_flag("--progress", o.progress,
+                "Show policy, step i/N and an ETA on rank 0's stderr (default: when it is a "
+                "terminal, which it never is under mpirun; jobs/mpirun.sh adds this flag then)");
   cmd->add_flag("--no-phase-barriers", o.no_phase_barriers,
                 "Pipelined step: no barriers between phases (only the step total is reported)");
   add_override(cmd, o, "--step-timeout", &Scenario::step_timeout_s,

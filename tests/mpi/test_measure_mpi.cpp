@@ -146,3 +146,17 @@ TEST_F(RunMpi, TrafficMatrixForNcclTestsPerPolicy) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(RunMpi, ProgressOnRankZeroOnly) {
+  const std::string out = (dir_ / "p.json").string();
+  auto r = mpirun(2, kTiny + " --policies none --progress --output " + out);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("none  step 5/5  ETA"), std::string::npos) << r.err;
+  size_t count = 0;
+  for (size_t pos = 0; (pos = r.err.find("step 1/5", pos)) != std::string::npos; ++pos) ++count;
+  EXPECT_EQ(count, 1u) << r.err;
+}
+
+}  // namespace
