@@ -41,9 +41,10 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
   samples.num_layers = L;
   std::deque<std::vector<int64_t>> history;  // per step: [layers][experts] local token counts
   std::vector<int64_t> measured_counts(size_t(L) * E, 0);  // realized load, measured steps
-  const int sample = s.verify_sample();
+  LayerVerifier verifier({s.seed, shape, K, s.verify_sample(),
+                          RoundingModel::for_path(s.backend, s.comm, s.dispatch)});
 
-  auto do_step = [&](int step, bool measured, bool verify_now) {
+  auto do_step = [&](int step, bool measured) {
     std::vector<int64_t> counts(size_t(L) * E, 0);
     for (int l = 0; l < L; ++l) {
       source.hidden_states(l, step, me, hidden);
@@ -57,9 +58,9 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
       samples.total_rows_sent += out.rows_sent;
       samples.total_rows_received += out.rows_received;
       if (measured) samples.add(l, out, topo, H);
-      if (verify_now)
-        samples.verify.add(verify_layer_output(s.seed, l, shape, hidden, ids, weights, K,
-                                               out.combined, sample, kernels::kBf16OutputRelTol));
+      if (measured)  // every measured step, outside the timers
+        samples.verify.add(verifier.check(me, l, step, hidden, ids, weights, out.combined,
+                                          source.router(l)));
     }
     if (measured)
       for (size_t i = 0; i < counts.size(); ++i) measured_counts[i] += counts[i];
@@ -82,16 +83,11 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
     current = std::move(next);
   };
 
-  for (int step = 0; step < s.warmup_steps; ++step) do_step(step, false, false);
+  for (int step = 0; step < s.warmup_steps; ++step) do_step(step, false);
   rebalance();
-  bool verify_next = true;
   for (int i = 0; i < s.measured_steps; ++i) {
-    if (s.rebalance_every > 0 && i > 0 && i % s.rebalance_every == 0) {
-      rebalance();
-      verify_next = policy_name != "none";
-    }
-    do_step(s.warmup_steps + i, true, verify_next);
-    verify_next = false;
+    if (s.rebalance_every > 0 && i > 0 && i % s.rebalance_every == 0) rebalance();
+    do_step(s.warmup_steps + i, true);
   }
 
   // In-run baselines: the same dispatch byte matrices through a bare MPI_Alltoallv, and sgemm

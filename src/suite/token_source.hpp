@@ -22,6 +22,10 @@ class TokenSource {
   // Routes this rank's tokens of (layer, step).
   void route(int layer, int step, int rank, std::span<const float> hidden,
              std::span<int32_t> topk_ids, std::span<float> topk_weights) const;
+  // The layer's router (nullptr under trace replay), for verification to re-derive the top-k.
+  const gating::Router* router(int layer) const {
+    return routers_.empty() ? nullptr : &routers_[layer];
+  }
   // Popularity the router aims at (empty for a trace).
   std::vector<double> popularity(int layer, int step) const;
 
