@@ -122,12 +122,13 @@ void TokenErrorBound::add_expert(double weight, const float* x, const double* g,
   //   fp32 sums (probabilistic model: each addition rounds independently, |partial| <= sum of
   //   |terms|): a_f = (W1 x)_f has proxy u^2 (H+1) ||W1_f||^2 ||x||^2, likewise b_f; carried to
   //   h_f by d h/d a = silu'(a) b and d h/d b = silu(a); h_f's own two roundings: (2u h_f)^2;
-  //   GPU: bf16 a_f, b_f and h_f: their squared half-ulps, carried the same way;
+  //   GPU: bf16 a_f, b_f and h_f: their squared half-ulps / 3, carried the same way;
   //   the W2 sum itself: per element of y, proxy u^2 (F+1) ||W2_row||^2 ||h||^2 (diagonal).
   double x2 = 0;
   for (int i = 0; i < H; ++i) x2 += double(x[i]) * x[i];
   const double pa2 = kFp32Unit * kFp32Unit * (H + 1) * x2;
-  double h2 = 0, q_max = 0, trace = 0;
+  double h2 = 0, trace = 0, bf16_trace = 0;
+  q_.resize(F);
   for (int f = 0; f < F; ++f) {
     const double a = g[f], b = g[F + f];
     const double sig = 1.0 / (1.0 + std::exp(-a));
@@ -136,18 +137,36 @@ void TokenErrorBound::add_expert(double weight, const float* x, const double* g,
     double q = da * da * pa2 * ra * ra + db * db * pa2 * rb * rb +
                4.0 * kFp32Unit * kFp32Unit * h[f] * h[f];
     if (model_.bf16_ffn_intermediates) {
+      // A rounding uniform on [-r, r] is sub-Gaussian with proxy r^2 / 3, its variance.
       const double qa = da * bf16_half_ulp(a), qb = db * bf16_half_ulp(b);
       const double qh = bf16_half_ulp(h[f]);
-      q += qa * qa + qb * qb + qh * qh;
+      const double q_bf16 = (qa * qa + qb * qb + qh * qh) / 3.0;
+      q += q_bf16;
+      bf16_trace += norms.w2_col_norm2[f] * q_bf16;
     }
-    q_max = std::max(q_max, q);
+    q_[f] = {q, norms.w2_col_norm2[f]};
     trace += norms.w2_col_norm2[f] * q;
     h2 += h[f] * h[f];
   }
   const double p2 = kFp32Unit * kFp32Unit * (F + 1) * h2;  // the W2 sum, per ||W2_row||^2
   spread_trace_ += w2 * (trace + p2 * norms.w2_frobenius * norms.w2_frobenius);
-  spread_op_ += w2 * (norms.w2_spectral * norms.w2_spectral * q_max + p2 * norms.w2_max_row_norm2);
-  bf16_trace_ += model_.bf16_ffn_intermediates ? w2 * trace : 0.0;
+  spread_op_ += w2 * (spread_operator_norm(norms.w2_spectral) + p2 * norms.w2_max_row_norm2);
+  bf16_trace_ += w2 * bf16_trace;
+}
+
+double TokenErrorBound::spread_operator_norm(double w2_spectral) {
+  // ||W2 diag(q) W2^T|| <= ||W2||^2 tau + sum_f ||W2_f||^2 (q_f - tau)+ for any tau (split q at
+  // tau: the capped part by the spectral norm, the excess by its trace); the best tau is one of
+  // the q_f, found in one pass over them in decreasing order.
+  std::sort(q_.begin(), q_.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  const double s2 = w2_spectral * w2_spectral;
+  double best = q_.empty() ? 0.0 : s2 * q_[0].first, cq = 0, c = 0;
+  for (size_t j = 0; j < q_.size(); ++j) {
+    best = std::min(best, s2 * q_[j].first + cq - q_[j].first * c);
+    cq += q_[j].second * q_[j].first;
+    c += q_[j].second;
+  }
+  return std::min(best, cq);  // tau = 0: the trace
 }
 
 TokenCheck TokenErrorBound::finish(const float* out) const {
@@ -184,7 +203,7 @@ TokenCheck TokenErrorBound::finish(const float* out) const {
   TokenCheck c;
   c.err = std::sqrt(err2);
   c.scale = std::max(std::sqrt(ref2), std::sqrt(contrib2_));
-  c.expected = std::sqrt(v + bf16_trace_ / 3.0);  // fp32 terms are negligible in expectation
+  c.expected = std::sqrt(v + bf16_trace_);  // fp32 terms are negligible in expectation
   c.bound = std::sqrt(elementwise2) + std::sqrt(spread2) + combine_slack + 1e-300;
   c.wrong = !(c.err <= c.bound);  // NaN counts as wrong
   return c;

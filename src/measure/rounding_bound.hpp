@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "expert_ffn.hpp"
@@ -68,6 +69,9 @@ class TokenErrorBound {
   TokenCheck finish(const float* out) const;
 
  private:
+  // Bound on ||W2 diag(q) W2^T|| from the (q_f, ||W2_f||^2) pairs in q_ (reordered).
+  double spread_operator_norm(double w2_spectral);
+
   RoundingModel model_;
   kernels::FfnShape shape_;
   int experts_ = 0;
@@ -76,6 +80,7 @@ class TokenErrorBound {
   // Errors spread over y by W2 (fp32 sums; GPU bf16 intermediates): trace and a bound on the
   // operator norm of their proxy covariance; bf16_trace_: the GPU roundings' share of the trace.
   double spread_trace_ = 0, spread_op_ = 0, bf16_trace_ = 0;
+  std::vector<std::pair<double, double>> q_;  // scratch: per f, (q_f, ||W2_f||^2)
 };
 
 // Half a bf16 ulp at |v| (the largest rounding error of v), guarded one binade up near powers of
