@@ -286,7 +286,7 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
   add_override(cmd, o, "--window", &Scenario::window_steps, "Load-statistics window in steps");
   add_override(cmd, o, "--rebalance-every", &Scenario::rebalance_every,
                "Rebalance every N measured steps (0: once after warm-up)");
-  add_override(cmd, o, "--verify", &Scenario::verify, "all | sample:N tokens per rank per layer");
+  add_override(cmd, o, "--verify", &Scenario::verify, "all | sample:N tokens per rank, layer and measured step");
   add_override(cmd, o, "--backend", &Scenario::backend, "Expert FFN backend: kokkos | cuda");
   add_override(cmd, o, "--comm", &Scenario::comm, "Communication: mpi | nccl");
   add_override(cmd, o, "--dispatch", &Scenario::dispatch,

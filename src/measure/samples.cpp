@@ -85,14 +85,11 @@ GatheredRun gather_run(const RunSamples& s, const comm::Topology& topo,
     for (int64_t b : s.direction_bytes[d]) mine[d] += b;
   CHECK_MPI(MPI_Reduce(mine.data(), g.direction_bytes.data(), 5, MPI_INT64_T, MPI_SUM, 0,
                        MPI_COMM_WORLD));
-  int64_t counts[4] = {s.verify.checked, s.verify.wrong, s.total_rows_sent, s.total_rows_received};
-  int64_t sums[4];
-  CHECK_MPI(MPI_Reduce(counts, sums, 4, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD));
-  CHECK_MPI(MPI_Reduce(&s.verify.max_rel_err, &g.max_rel_err, 1, MPI_DOUBLE, MPI_MAX, 0,
-                       MPI_COMM_WORLD));
-  g.checked = sums[0];
-  g.wrong = sums[1];
-  g.tokens_conserved = sums[2] == sums[3] && sums[2] == expected_rows;
+  int64_t counts[2] = {s.total_rows_sent, s.total_rows_received};
+  int64_t sums[2];
+  CHECK_MPI(MPI_Reduce(counts, sums, 2, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD));
+  g.verify = verify_summary_json(s.verify);
+  g.tokens_conserved = sums[0] == sums[1] && sums[0] == expected_rows;
   g.migration = s.migration;
   g.placement_seconds.assign(s.placement_seconds.size(), 0.0);
   CHECK_MPI(MPI_Reduce(s.placement_seconds.data(), g.placement_seconds.data(),
@@ -154,6 +151,24 @@ struct SampleView {
 
 double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
 
+// Pools a repetition's verify block into `into`: counts add up, maxima and flags combine, the
+// expected and RMS errors keep the larger value (per-repetition sums are not kept).
+void merge_verify(nlohmann::json& into, const nlohmann::json& rep) {
+  if (into.is_null() || !into.is_object()) {
+    into = rep;
+    return;
+  }
+  for (const char* k : {"checked_tokens", "wrong", "output_wrong", "topk_mismatches"})
+    if (rep.contains(k)) into[k] = into.value(k, int64_t(0)) + rep[k].get<int64_t>();
+  for (const char* k : {"max_rel_err", "expected_rel_err", "rel_err_rms", "max_rel_tolerance"})
+    if (rep.contains(k)) into[k] = std::max(into.value(k, 0.0), rep[k].get<double>());
+  if (rep.contains("topk_rederived"))
+    into["topk_rederived"] = into.value("topk_rederived", true) && rep["topk_rederived"].get<bool>();
+  if (rep.contains("max_rel_err_over_expected"))
+    into["max_rel_err_over_expected"] =
+        into.value("max_rel_err_over_expected", false) || rep["max_rel_err_over_expected"].get<bool>();
+}
+
 }  // namespace
 
 nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunShape& shape) {
@@ -175,8 +190,9 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
   std::vector<int> sample_layers;
   std::vector<double> ffn_rank_gflops, gemm_rank_gflops, rank_sent_off(R, 0.0);
   double max_bytes_sum = 0, intra_sum = 0, inter_sum = 0, dedup_sum = 0;
-  int64_t sample_count = 0, checked = 0, wrong = 0;
-  double max_rel_err = 0, step_seconds_sum = 0, overhead_seconds = 0;
+  int64_t sample_count = 0;
+  double step_seconds_sum = 0, overhead_seconds = 0;
+  nlohmann::json verify = first.verify;
   bool conserved = true;
   MigrationStats migration;
   std::vector<double> placement_us, migration_ms;
@@ -256,9 +272,7 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
     }
     rep_total_median.push_back(percentile(rep_total, 50.0) * 1e6);
     for (int d = 0; d < 5; ++d) direction_sum[d] += double(g.direction_bytes[d]);
-    checked += g.checked;
-    wrong += g.wrong;
-    max_rel_err = std::max(max_rel_err, g.max_rel_err);
+    if (&g != &first) merge_verify(verify, g.verify);
     conserved = conserved && g.tokens_conserved;
     migration += g.migration;
     for (double s : g.placement_seconds) {
@@ -375,12 +389,13 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
         {"per_event_experts_moved", migration_experts},
         {"placement_compute_us", placement_us}}},
       {"verify",
-       {{"checked_tokens", checked},
-        {"wrong", wrong},
-        {"max_rel_err", max_rel_err},
-        {"tokens_conserved", conserved},
-        {"migrated_experts_checked", migration.checked},
-        {"migrated_experts_wrong", migration.wrong}}}};
+       [&] {
+         nlohmann::json v = verify;
+         v.update({{"tokens_conserved", conserved},
+                   {"migrated_experts_checked", migration.checked},
+                   {"migrated_experts_wrong", migration.wrong}});
+         return v;
+       }()}};
   return {{"summary", summary},
           {"layers", layers},
           {"samples", {{"layer", sample_layers}, {"total_us", total_series}}},

@@ -63,8 +63,7 @@ struct GatheredRun {
   std::vector<double> reference_gemm_seconds, ffn_seconds;
   std::vector<int64_t> rows_received, inter_dedup_rows, send_rows;
   std::array<int64_t, 5> direction_bytes{};  // summed over ranks and samples
-  int64_t checked = 0, wrong = 0;
-  double max_rel_err = 0;
+  nlohmann::json verify;  // verify_summary_json() of this repetition
   bool tokens_conserved = false;
   MigrationStats migration;
   std::vector<double> placement_seconds, migration_seconds;  // per event (max over ranks)

@@ -95,7 +95,8 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
   std::deque<std::vector<int64_t>> history;  // per step: [layers][experts] local token counts
   std::vector<int64_t> measured_counts(size_t(L) * E, 0);  // realized load, measured steps
   std::vector<double> target_shares(size_t(L) * E, 0.0);   // mean over measured steps
-  const int sample = s.verify_sample();
+  LayerVerifier verifier({s.seed, shape, K, s.verify_sample(),
+                          RoundingModel::for_path(s.backend, s.comm, s.dispatch)});
 
   auto run_balanced = [&](int l) {
     sync.step("reference step");
@@ -127,8 +128,9 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
       if (!measured) continue;
       if (!reference_first) run_balanced(l);
       samples.add(l, step, out, ref_out);
-      samples.verify.add(verify_layer_output(s.seed, l, shape, hidden, ids, weights, K,
-                                             out.combined, sample, kernels::kBf16OutputRelTol));
+      // Every measured step, outside the timers.
+      samples.verify.add(
+          verifier.check(me, l, step, hidden, ids, weights, out.combined, source.router(l)));
     }
     if (measured) {
       for (size_t i = 0; i < counts.size(); ++i) measured_counts[i] += counts[i];

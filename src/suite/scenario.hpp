@@ -32,7 +32,7 @@ struct Scenario {
   std::string replica_rule = "round-robin";
   int window_steps = 0;     // load-statistics window; 0: all warm-up steps
   int rebalance_every = 0;  // measured steps between rebalances; 0: once, after warm-up
-  std::string verify = "all";  // "all" or "sample:N" (N tokens per rank per layer)
+  std::string verify = "all";  // "all" or "sample:N" (N tokens per rank, layer, measured step)
   std::string backend = "kokkos";
   std::string comm = "mpi";
   std::string dispatch = "flat";  // "flat" (one row per token and expert) or "node-dedup"

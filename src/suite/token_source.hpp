@@ -25,6 +25,10 @@ class TokenSource {
              std::span<int32_t> topk_ids, std::span<float> topk_weights) const;
   // Distinct recorded steps of the trace (0 without one); run step s replays the (s mod n)-th.
   int trace_steps() const { return trace_ ? trace_->num_steps() : 0; }
+  // The layer's router (nullptr under trace replay), for verification to re-derive the top-k.
+  const gating::Router* router(int layer) const {
+    return routers_.empty() ? nullptr : &routers_[layer];
+  }
   // Popularity the router aims at (empty for a trace).
   std::vector<double> popularity(int layer, int step) const;
 
