@@ -17,8 +17,8 @@ TEST_P(RunMpiNp, VerifiesAgainstDenseReferenceAndConservesTokens) {
   expect_verified(doc);
   EXPECT_EQ(doc["context"]["num_ranks"], np);
   ASSERT_EQ(doc["runs"].size(), 2u);
-  // Every rank verified all of its tokens on the first measured step of each layer.
-  EXPECT_EQ(doc["runs"][0]["summary"]["verify"]["checked_tokens"], 64 * np * 2);
+  // Every rank verified all of its tokens on every measured step (3) of each layer (2).
+  EXPECT_EQ(doc["runs"][0]["summary"]["verify"]["checked_tokens"], 64 * np * 2 * 3);
   // Tokens received per rank (means over steps, rounded) add up to all routed (token, k) rows.
   for (const auto& layer : doc["runs"][0]["layers"]) {
     int64_t sum = 0;
