@@ -15,7 +15,7 @@
 namespace epbench::gating {
 namespace {
 
-constexpr int kMaxIterations = 40;
+constexpr int kMaxIterations = 30;
 // d logit(p) / d bias: about 2 for commonly picked experts under N(0, 1) logits (measured);
 // the secant estimates replace it after the first step, within [kMinSlope, kMaxSlope].
 constexpr double kInitialSlope = 2.0, kMinSlope = 0.5, kMaxSlope = 10.0;
@@ -23,8 +23,8 @@ constexpr double kInitialSlope = 2.0, kMinSlope = 0.5, kMaxSlope = 10.0;
 // hottest-expert tolerances, leaving room for the noise of other token samples).
 constexpr double kStopTotalVariation = 0.004;
 constexpr double kStopHottestError = 0.005;
-constexpr int kMaxStalled = 4;
-constexpr double kMinImprovement = 0.02;
+constexpr int kMaxStalled = 3;
+constexpr double kMinImprovement = 0.05;
 
 // Lower-triangular L (row-major, E x E) with L L^T = cov, for a symmetric positive
 // semi-definite cov: pivots at or below the rounding level are treated as 0 (their column of L
@@ -110,18 +110,13 @@ BiasCalibration calibrate_logit_bias(const RouterConfig& config, std::span<const
   // twice that subsample's own noise (expected TV of a perfect router), ending on the whole.
   int tokens_used = std::max(1, out.sample_tokens / 8);
   auto sampling_noise = [&](int tokens) {
-    double sum = 0;
-    for (double share : target_shares) {
-      const double p = std::clamp(share * config.top_k, 0.0, 1.0);
-      sum += std::sqrt(p * (1.0 - p) / tokens) / config.top_k;
-    }
-    return 0.5 * std::sqrt(2.0 / M_PI) * sum;
+    return expected_sampling_tv(target_shares, config.top_k, tokens);
   };
   const double full_sample_noise = sampling_noise(out.sample_tokens);
   int stalled = 0;
   // The update works on each expert's pick probability p = top_k * share (the fraction of
-  // tokens that pick it): bias moves by (logit(p_target) - logit(p_realized)) / slope. For rarely picked
-  // experts that is log(target / realized); near the cap (p -> 1) it keeps taking full steps
+  // tokens that pick it): bias moves by (logit(p_target) - logit(p_realized)) / slope. For rarely
+  // picked experts that is log(target / realized); near the cap (p -> 1) it keeps taking full steps
   // where the plain log ratio would crawl. Probabilities are kept half a token away from 0
   // and 1 so the logits stay finite; the bias clamp bounds what that can do.
   const double half_token = 0.5 / out.sample_tokens;
@@ -132,25 +127,31 @@ BiasCalibration calibrate_logit_bias(const RouterConfig& config, std::span<const
   std::vector<double> bias(experts, 0.0), previous_bias(experts, 0.0), previous_logit(experts, 0.0);
   out.bias.assign(experts, 0.0f);
   BiasCalibration best;
-  double best_distance = INFINITY, previous_distance = INFINITY, damping = 1.0;
+  double best_distance = INFINITY, best_at_size = INFINITY, previous_distance = INFINITY;
+  double damping = 1.0;
   for (int iteration = 0;; ++iteration) {
     out.realized_shares =
         shares_from_counts(count_routed_rows(config, logits, tokens_used, out.bias));
     out.iterations = iteration;
     const double distance = total_variation_distance(target_shares, out.realized_shares);
     const double hottest_error = hottest_relative_error(target_shares, out.realized_shares);
+    // A step "counts" when it improves on the best distance at this sample size by
+    // kMinImprovement; kMaxStalled steps that do not mean the fit has gone as far as it can
+    // at this size (or at all: a target the routing cannot reach, e.g. a capped expert under
+    // sigmoid group limits, docs/gating.md).
+    if (distance < best_at_size * (1 - kMinImprovement)) stalled = 0;
+    else ++stalled;
+    best_at_size = std::min(best_at_size, distance);
     if (tokens_used < out.sample_tokens) {
-      if (distance < 2 * sampling_noise(tokens_used)) {
+      if (distance < 2 * sampling_noise(tokens_used) || stalled >= kMaxStalled) {
         tokens_used = std::min(out.sample_tokens, 2 * tokens_used);
-        previous_distance = INFINITY;  // not comparable across sample sizes
+        previous_distance = best_at_size = INFINITY;  // not comparable across sizes
+        stalled = 0;
       }
     } else {
-      if (distance < best_distance * (1 - kMinImprovement)) stalled = 0;
-      else ++stalled;
       if (distance < best_distance) best_distance = distance, best = out;
-      // Done when within the tolerance or the sample's own noise (going further would fit the
-      // noise), or when kMaxStalled steps brought no real improvement (a target the routing
-      // cannot reach, e.g. a capped expert under group limits: docs/gating.md).
+      // Done within the tolerance or the sample's own noise (going further would fit the
+      // noise), or when stalled.
       if ((distance <= std::max(kStopTotalVariation, 0.5 * full_sample_noise) &&
            std::fabs(hottest_error) <= kStopHottestError) ||
           stalled >= kMaxStalled)

@@ -3,7 +3,7 @@
 // sample of synthetic tokens from the router's own input distribution: with hidden states
 // x ~ N(0, I_H) the logits x.Wr are exactly N(0, Wr^T Wr), so the sample draws z ~ N(0, I_E)
 // and uses z.L^T with L L^T = Wr^T Wr (an E x E GEMM instead of an H x E one, and no H-wide
-// hidden states). Then, at most 40 times:
+// hidden states). Then, at most 30 times:
 //   realized = shares of the rows that group-limited top-k (topk.hpp) picks on logits + bias
 //   bias_e  += (logit(k * target_e) - logit(k * realized_e)) / slope_e, re-centred to mean 0
 // (a Newton step on each expert's pick probability, slope from the previous step), on a
@@ -37,7 +37,7 @@ BiasCalibration calibrate_logit_bias(const RouterConfig& config, std::span<const
                                      std::span<const double> target_shares, uint64_t sample_key);
 
 // Tokens in the calibration sample for `num_experts` experts: about 2^20 logits in all
-// (>= 4096 tokens), so the sample's own noise stays well under the tolerances.
+// (>= 8192 tokens), so the sample's own noise stays well under the tolerances.
 int calibration_sample_tokens(int num_experts);
 
 // Routes `num_tokens` rows of logits + bias with the config's top-k and counts rows per expert.

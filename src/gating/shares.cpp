@@ -66,6 +66,17 @@ double total_variation_distance(std::span<const double> a, std::span<const doubl
   return 0.5 * sum;
 }
 
+double expected_sampling_tv(std::span<const double> target, int top_k, int64_t num_tokens) {
+  if (top_k < 1 || num_tokens < 1)
+    throw std::invalid_argument("expected_sampling_tv: top_k and num_tokens must be >= 1");
+  double sum = 0;
+  for (double share : target) {
+    const double p = std::clamp(share * top_k, 0.0, 1.0);
+    sum += std::sqrt(p * (1.0 - p) / double(num_tokens)) / top_k;
+  }
+  return 0.5 * std::sqrt(2.0 / M_PI) * sum;
+}
+
 double hottest_relative_error(std::span<const double> target, std::span<const double> realized) {
   if (target.size() != realized.size() || target.empty())
     throw std::invalid_argument("hottest_relative_error: sizes differ or are empty");

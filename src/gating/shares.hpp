@@ -21,6 +21,12 @@ std::vector<double> shares_from_counts(std::span<const int64_t> counts);
 // 0.5 * sum |a - b| (the largest difference in probability the two assign to any set).
 double total_variation_distance(std::span<const double> a, std::span<const double> b);
 
+// The total-variation distance a perfect router is expected to show on `num_tokens` tokens by
+// sampling alone: each expert is picked by a token with probability p = top_k * share,
+// independently per token, so E|realized - target| = sqrt(2/pi) * sqrt(p (1 - p) / T) / top_k
+// (normal approximation). The noise floor under a measured TV.
+double expected_sampling_tv(std::span<const double> target, int top_k, int64_t num_tokens);
+
 // realized / target - 1 on the expert that is hottest in `target` (lowest index on ties).
 double hottest_relative_error(std::span<const double> target, std::span<const double> realized);
 

@@ -1,4 +1,4 @@
-// Skew spec parsing and target shares against the distribution registry (gating/skews/); see skew.hpp.
+// Skew spec parsing and target shares against the registry in gating/skews/; see skew.hpp.
 #include "gating/skew.hpp"
 
 #include <charconv>
@@ -55,9 +55,9 @@ SkewSpec SkewSpec::parse(const std::string& spec) {
   SkewSpec out;
   out.distribution = dist.name;
   for (size_t i = 1; i < fields.size(); ++i) out.params.push_back(parse_number(fields[i], spec));
-  require_input(out.params.size() >= dist.min_params && out.params.size() <= dist.max_params,
-                "skew spec \"" + spec + "\": wrong number of parameters (expected " +
-                    dist.usage + ")");
+  require_input(
+      out.params.size() >= dist.min_params && out.params.size() <= dist.max_params,
+      "skew spec \"" + spec + "\": wrong number of parameters (expected " + dist.usage + ")");
   const std::string problem = dist.check(out.params);
   require_input(problem.empty(),
                 "skew spec \"" + spec + "\": " + problem + " (expected " + dist.usage + ")");
@@ -78,8 +78,8 @@ int SkewSpec::num_groups(int n_group) const {
 }
 
 void SkewSpec::validate_for(int num_experts, int n_group) const {
-  const std::string where = "skew spec \"" + str() + "\" with " + std::to_string(num_experts) +
-                            " experts: ";
+  const std::string where =
+      "skew spec \"" + str() + "\" with " + std::to_string(num_experts) + " experts: ";
   require_input(num_experts > 0, where + "needs at least one expert");
   const SkewDistribution& dist = find_distribution(distribution, str());
   if (dist.check_for_experts) {
@@ -88,7 +88,8 @@ void SkewSpec::validate_for(int num_experts, int n_group) const {
   }
   if (is_grouped()) {
     const int groups = num_groups(n_group);
-    require_input(groups > 1, where + "needs more than one group: set n_group > 1 or use group:S:G");
+    require_input(groups > 1,
+                  where + "needs more than one group: set n_group > 1 or use group:S:G");
     require_input(num_experts % groups == 0,
                   where + std::to_string(groups) + " groups do not divide the experts");
   }
@@ -105,9 +106,9 @@ std::vector<double> SkewSpec::rank_popularity(int num_experts, int n_group) cons
 }
 
 std::vector<double> SkewSpec::rank_target_shares(int num_experts, int n_group, int top_k) const {
-  require_input(top_k >= 1 && top_k <= num_experts,
-                "skew spec \"" + str() + "\": top_k " + std::to_string(top_k) +
-                    " must be in [1, " + std::to_string(num_experts) + "]");
+  require_input(top_k >= 1 && top_k <= num_experts, "skew spec \"" + str() + "\": top_k " +
+                                                        std::to_string(top_k) + " must be in [1, " +
+                                                        std::to_string(num_experts) + "]");
   return water_fill_shares(rank_popularity(num_experts, n_group), top_k);
 }
 

@@ -1,8 +1,8 @@
 // group:S[:G]: zipf with exponent S over whole groups of E/G consecutive popularity ranks
 // (group g has weight (g + 1)^-S per expert), equal inside a group. G defaults to n_group.
-#include "gating/skews/skew_distribution.hpp"
-
 #include <cmath>
+
+#include "gating/skews/skew_distribution.hpp"
 
 namespace epbench::gating {
 

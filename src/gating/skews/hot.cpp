@@ -1,7 +1,7 @@
 // hot:K:X: the K hottest ranks have weight X, every other rank weight 1.
-#include "gating/skews/skew_distribution.hpp"
-
 #include <string>
+
+#include "gating/skews/skew_distribution.hpp"
 
 namespace epbench::gating {
 
@@ -13,7 +13,8 @@ const SkewDistribution& hot_skew() {
       .max_params = 2,
       .check =
           [](const SkewParams& p) {
-            if (!is_integer_value(p[0]) || p[0] < 1) return std::string("K must be an integer >= 1");
+            if (!is_integer_value(p[0]) || p[0] < 1)
+              return std::string("K must be an integer >= 1");
             if (!(p[1] >= 1)) return std::string("X must be >= 1");
             return std::string();
           },

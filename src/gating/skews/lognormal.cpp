@@ -2,9 +2,9 @@
 // the standard-normal quantile at (E - r - 0.5) / E: deterministic, rank-ordered, symmetric
 // (z_r = -z_{E-1-r}). Measured per-rank/per-expert token counts of real MoE layers are close
 // to log-normal; SIGMA is the standard deviation of the log-share.
-#include "gating/skews/skew_distribution.hpp"
-
 #include <cmath>
+
+#include "gating/skews/skew_distribution.hpp"
 
 namespace epbench::gating {
 namespace {

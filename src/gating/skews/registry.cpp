@@ -1,7 +1,7 @@
 // The one list of skew distributions; each entry lives in its own file in this folder.
-#include "gating/skews/skew_distribution.hpp"
-
 #include <cmath>
+
+#include "gating/skews/skew_distribution.hpp"
 
 namespace epbench::gating {
 

@@ -10,7 +10,8 @@ const SkewDistribution& uniform_skew() {
       .min_params = 0,
       .max_params = 0,
       .check = [](const SkewParams&) { return std::string(); },
-      .weights = [](const SkewParams&, int experts, int) { return std::vector<double>(experts, 1.0); },
+      .weights = [](const SkewParams&, int experts,
+                    int) { return std::vector<double>(experts, 1.0); },
   };
   return entry;
 }

@@ -1,7 +1,7 @@
 // zipf:S: the expert of popularity rank r (0 = hottest) has weight (r + 1)^-S.
-#include "gating/skews/skew_distribution.hpp"
-
 #include <cmath>
+
+#include "gating/skews/skew_distribution.hpp"
 
 namespace epbench::gating {
 
