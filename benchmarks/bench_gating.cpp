@@ -27,49 +27,20 @@ using namespace epbench::gating;
 
 constexpr int kTokens = 4096;
 
-RouterConfig small_shape() {
-  RouterConfig c;
-  c.hidden = 256;
-  c.num_experts = 32;
-  c.top_k = 2;
-  return c;
-}
-
-RouterConfig deepseek_v3_shape() {
-  RouterConfig c;
-  c.hidden = 7168;
-  c.num_experts = 256;
-  c.top_k = 8;
-  c.n_group = 8;
-  c.topk_group = 4;
-  c.score = ScoreFunction::kSigmoid;
-  return c;
-}
-
-RouterConfig qwen3_shape() {
-  RouterConfig c;
-  c.hidden = 2048;
-  c.num_experts = 128;
-  c.top_k = 8;
-  return c;
-}
-
-RouterConfig mixtral_shape() {
-  RouterConfig c;
-  c.hidden = 4096;
-  c.num_experts = 8;
-  c.top_k = 2;
-  return c;
-}
-
+// Router shapes of the presets (src/suite/scenario.cpp) plus a 32-expert top-2 gate.
+RouterConfig small_shape() { return {.hidden = 256, .num_experts = 32, .top_k = 2}; }
 RouterConfig small_preset_shape() {  // the `small` preset: 16 experts, 4 groups keep 2
-  RouterConfig c;
-  c.hidden = 256;
-  c.num_experts = 16;
-  c.top_k = 2;
-  c.n_group = 4;
-  c.topk_group = 2;
-  return c;
+  return {.hidden = 256, .num_experts = 16, .top_k = 2, .n_group = 4, .topk_group = 2};
+}
+RouterConfig qwen3_shape() { return {.hidden = 2048, .num_experts = 128, .top_k = 8}; }
+RouterConfig mixtral_shape() { return {.hidden = 4096, .num_experts = 8, .top_k = 2}; }
+RouterConfig deepseek_v3_shape() {
+  return {.hidden = 7168,
+          .num_experts = 256,
+          .top_k = 8,
+          .n_group = 8,
+          .topk_group = 4,
+          .score = ScoreFunction::kSigmoid};
 }
 
 int64_t count_wrong(const std::vector<int32_t>& ids, const std::vector<float>& weights, int top_k,
@@ -96,17 +67,31 @@ void set_load_counters(benchmark::State& state, const std::vector<int32_t>& ids,
       ids.size() / top_k, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void route_benchmark(benchmark::State& state, RouterConfig config, const char* skew) {
-  const Router router(config, SkewSpec::parse(skew), 0.0, /*seed=*/2024, /*layer=*/3);
-  std::vector<float> hidden(size_t(kTokens) * config.hidden);
-  make_hidden_states(2024, 3, 0, 0, kTokens, config.hidden, hidden);
-  std::vector<int32_t> ids(size_t(kTokens) * config.top_k);
-  std::vector<float> weights(ids.size());
+struct Routed {
+  std::vector<int32_t> ids;
+  std::vector<float> weights;
+};
+
+// Routes the same `tokens` hidden states of (input_seed, layer, step 0, input_rank) at step 0
+// every iteration (the timed part); returns the routing.
+Routed route_each_iteration(benchmark::State& state, const Router& router, int tokens,
+                            uint64_t input_seed, int layer, int input_rank) {
+  const RouterConfig& config = router.config();
+  std::vector<float> hidden(size_t(tokens) * config.hidden);
+  make_hidden_states(input_seed, layer, 0, input_rank, tokens, config.hidden, hidden);
+  Routed out{std::vector<int32_t>(size_t(tokens) * config.top_k),
+             std::vector<float>(size_t(tokens) * config.top_k)};
   for (auto _ : state) {
-    router.route(hidden, kTokens, /*step=*/0, ids, weights);
-    benchmark::DoNotOptimize(ids.data());
+    router.route(hidden, tokens, /*step=*/0, out.ids, out.weights);
+    benchmark::DoNotOptimize(out.ids.data());
     benchmark::ClobberMemory();
   }
+  return out;
+}
+
+void route_benchmark(benchmark::State& state, RouterConfig config, const char* skew) {
+  const Router router(config, SkewSpec::parse(skew), 0.0, /*seed=*/2024, /*layer=*/3);
+  const auto [ids, weights] = route_each_iteration(state, router, kTokens, 2024, 3, 0);
   set_load_counters(state, ids, config.top_k, config.num_experts,
                     count_wrong(ids, weights, config.top_k, config.num_experts));
   state.counters["GFLOP"] = benchmark::Counter(  // shown as GFLOP/s
@@ -159,14 +144,7 @@ void construct_benchmark(benchmark::State& state, RouterConfig config, const cha
 void realized_benchmark(benchmark::State& state, RouterConfig config, const char* skew,
                         int tokens) {
   const Router router(config, SkewSpec::parse(skew), 0.0, /*seed=*/2024, /*layer=*/0);
-  std::vector<float> hidden(size_t(tokens) * config.hidden);
-  make_hidden_states(77, 0, 0, 1, tokens, config.hidden, hidden);
-  std::vector<int32_t> ids(size_t(tokens) * config.top_k);
-  std::vector<float> weights(ids.size());
-  for (auto _ : state) {
-    router.route(hidden, tokens, /*step=*/0, ids, weights);
-    benchmark::DoNotOptimize(ids.data());
-  }
+  const auto [ids, weights] = route_each_iteration(state, router, tokens, 77, 0, 1);
   const auto realized = shares_from_counts(count_tokens_per_expert(ids, config.num_experts));
   const auto target = router.target_shares(0);
   state.counters["tv"] = total_variation_distance(target, realized);

@@ -27,14 +27,12 @@ constexpr uint64_t kRouterSeed = 2024;
 
 RouterConfig shape(int hidden, int experts, int top_k, int n_group = 1, int topk_group = 1,
                    ScoreFunction score = ScoreFunction::kSoftmax) {
-  RouterConfig c;
-  c.hidden = hidden;
-  c.num_experts = experts;
-  c.top_k = top_k;
-  c.n_group = n_group;
-  c.topk_group = topk_group;
-  c.score = score;
-  return c;
+  return {.hidden = hidden,
+          .num_experts = experts,
+          .top_k = top_k,
+          .n_group = n_group,
+          .topk_group = topk_group,
+          .score = score};
 }
 
 // Fresh tokens: hidden states of (seed 77, layer 0, `step`, rank 1), never the calibration's.
