@@ -54,10 +54,10 @@ std::vector<int> make_expert_of_rank(const SkewSpec& skew, int experts, int n_gr
 // Calibrations by (shape, skew, seed, layer): every Router of the same key has the same Wr and
 // target, so later constructions (more policies, more TokenSources) reuse the fit.
 std::shared_ptr<const BiasCalibration> cached_calibration(const std::string& key,
-                                                         const RouterConfig& config,
-                                                         const std::vector<float>& weights,
-                                                         const std::vector<double>& target,
-                                                         uint64_t sample_key) {
+                                                          const RouterConfig& config,
+                                                          const std::vector<float>& weights,
+                                                          const std::vector<double>& target,
+                                                          uint64_t sample_key) {
   static std::mutex mutex;
   static std::map<std::string, std::shared_ptr<const BiasCalibration>> cache;
   {
@@ -152,15 +152,15 @@ std::vector<float> Router::logit_bias(int step) const {
   // share -> bias curve instead: piecewise linear in log-share between the calibrated levels
   // (equal shares averaged).
   std::vector<std::pair<double, double>> curve;  // (log share, bias), ascending share
-  for (int r = int(rank_target_.size()) - 1; r >= 0; --r) {
+  std::vector<int> ranks_at_level;
+  for (int r = int(rank_target_.size()) - 1; r >= 0; --r) {  // shares ascend as r descends
     const double x = std::log(std::max(rank_target_[r], 1e-300));
-    if (!curve.empty() && curve.back().first == x) {
-      int n = 1;  // count the ranks already averaged at this level
-      for (int q = r + 1; q < int(rank_target_.size()) && rank_target_[q] == rank_target_[r]; ++q)
-        ++n;
-      curve.back().second += (rank_bias_[r] - curve.back().second) / (n + 1);
+    if (!curve.empty() && curve.back().first == x) {  // running mean over equal shares
+      const int n = ++ranks_at_level.back();
+      curve.back().second += (rank_bias_[r] - curve.back().second) / n;
     } else {
       curve.emplace_back(x, rank_bias_[r]);
+      ranks_at_level.push_back(1);
     }
   }
   const std::vector<double> target = target_shares(step);

@@ -2,6 +2,7 @@
 // bind, binds once, cascades, and k == E), and the two distances used to judge calibration.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 #include <vector>
@@ -70,6 +71,19 @@ TEST(GatingShares, DistancesAndCounts) {
   EXPECT_EQ(total_variation_distance(target, target), 0.0);
   EXPECT_THROW(total_variation_distance(target, std::vector<double>{1.0}), std::invalid_argument);
   EXPECT_EQ(shares_from_counts(std::vector<int64_t>{0, 0}), (std::vector<double>{0, 0}));
+}
+
+TEST(GatingShares, ExpectedSamplingTvIsTheBinomialNoise) {
+  // 4 experts, top-1, 100 tokens: each count ~ Binomial(100, 1/4), E|share - 1/4| =
+  // sqrt(2/pi) * sqrt(0.25 * 0.75 / 100); TV = half the sum over experts.
+  const std::vector<double> uniform(4, 0.25);
+  const double per_expert = std::sqrt(2.0 / M_PI) * std::sqrt(0.25 * 0.75 / 100);
+  EXPECT_NEAR(expected_sampling_tv(uniform, 1, 100), 0.5 * 4 * per_expert, 1e-15);
+  // An expert every token picks (share 1/k) adds no noise; more tokens, less noise (1/sqrt(T)).
+  EXPECT_EQ(expected_sampling_tv(std::vector<double>{0.5, 0.5}, 2, 10), 0.0);
+  EXPECT_NEAR(expected_sampling_tv(uniform, 1, 400), 0.5 * expected_sampling_tv(uniform, 1, 100),
+              1e-15);
+  EXPECT_THROW(expected_sampling_tv(uniform, 0, 100), std::invalid_argument);
 }
 
 }  // namespace
