@@ -4,7 +4,8 @@
 // (token, k) rows per popularity rank (SkewSpec::rank_target_shares, capped at 1/top_k); a
 // seeded permutation maps ranks to experts. The bias is calibrated at construction so realized
 // shares match the target (gating/calibration.hpp; cached per (shape, skew, seed, layer)).
-// Drift rotates ranks over steps; the calibrated bias of each rank rotates with its share.
+// Drift rotates ranks over steps; the calibrated bias of each rank rotates with its share
+// (between whole ranks it is read off the calibrated share -> bias curve).
 #pragma once
 
 #include <cstdint>
@@ -34,7 +35,9 @@ class Router {
                       std::span<float> logits) const;
 
   // Target share of (token, k) rows per expert at `step` (drift applied), sums to 1, each
-  // <= 1/top_k: what the realized shares match within the calibration's tolerance.
+  // <= 1/top_k. Realized shares match it within TV 0.05 and 10 % on the hottest expert
+  // (sampling noise aside; sigmoid group limits can fall short where the cap binds, see
+  // docs/gating.md). What results record as the target and what simulators sample from.
   std::vector<double> target_shares(int step) const;
   // Alias of target_shares (the name older callers use).
   std::vector<double> popularity(int step) const { return target_shares(step); }
