@@ -17,6 +17,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "comm/step_sync.hpp"
+#include "gating/skew.hpp"
 #include "measure/context.hpp"
 #include "measure/report.hpp"
 #include "measure/traffic_matrix.hpp"
@@ -273,7 +274,7 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
   add_override(cmd, o, "--layers", &Scenario::num_layers, "MoE layers");
   add_override(cmd, o, "--warmup", &Scenario::warmup_steps, "Warm-up steps (load statistics)");
   add_override(cmd, o, "--steps", &Scenario::measured_steps, "Measured steps");
-  add_override(cmd, o, "--skew", &Scenario::skew, "uniform | zipf:S | hot:K:X | group:S");
+  add_override(cmd, o, "--skew", &Scenario::skew, gating::skew_distribution_usage());
   add_override(cmd, o, "--drift", &Scenario::drift, "Popularity drift (experts per step)");
   add_override(cmd, o, "--trace", &Scenario::trace, "Replay recorded per-expert counts (CSV)");
   add_override(cmd, o, "--seed", &Scenario::seed, "Seed of weights, tokens and router");
