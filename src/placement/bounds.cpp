@@ -8,10 +8,14 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "placement/exact.hpp"
+#include "placement/local_search.hpp"
 #include "placement/parallel.hpp"
 
 namespace epbench {
 namespace {
+
+constexpr int64_t kExactBoundNodes = 200000;  // exhaustive search budget per small block
 
 // Smallest count c >= 1 with w / c <= cap (cap > 0).
 int64_t min_copies(double w, double cap) {
@@ -33,17 +37,32 @@ class FlatBoundTest {
   double total() const { return total_; }
 
   bool infeasible(double T) {
-    if (T * G_ < total_) return true;                       // mean GPU load
-    int64_t sum_m = 0;                                      // replication: every copy <= T
-    for (size_t e = 0; e < w_.size(); ++e) sum_m += m_[e] = min_copies(w_[e], T);
-    if (sum_m > R_) return true;
-    const int64_t spare = R_ - sum_m;
-    // Pigeonhole at level k: a GPU holding k+1 copies heavier than T/(k+1) exceeds T, so at
-    // most k*G copies may be that heavy. Expert e either keeps m_e copies (all heavy if
-    // w_e/m_e > T/(k+1)) or pays d_e extra copies to make them light. The cheapest way to shed
-    // the excess, relaxed to a fractional knapsack, must fit in the spare slots.
+    if (T * G_ < total_) return true;  // mean GPU load
+    // Replication with cardinality: every GPU holds S copies, so a GPU with a copy of e also
+    // holds S-1 other copies, together at least `others` (the S-1 lightest copies possible);
+    // hence every copy <= T - others. Tightening the cap raises the minimum counts m_e, which
+    // shrinks the spare slots and raises `others`: iterate a few times.
+    double cap = T;
+    int64_t spare = 0;
+    for (int iter = 0; iter < 4; ++iter) {
+      int64_t sum_m = 0;
+      for (size_t e = 0; e < w_.size(); ++e) sum_m += m_[e] = min_copies(w_[e], cap);
+      if (sum_m > R_) return true;
+      spare = R_ - sum_m;
+      lightest_copies(spare);
+      const double new_cap = T - light_sum_[S_ - 1];
+      if (new_cap <= 0) return true;
+      if (new_cap >= cap * (1 - 1e-15)) break;
+      cap = new_cap;
+    }
+    // Pigeonhole at level k: a GPU holding k+1 copies heavier than t_k, plus S-k-1 others,
+    // exceeds T when t_k = (T - lightest S-k-1 copies) / (k+1); so at most k*G copies may be
+    // that heavy. Expert e either keeps m_e copies (all heavy if w_e/m_e > t_k) or pays d_e
+    // extra copies to make them light. The cheapest way to shed the excess, relaxed to a
+    // fractional knapsack, must fit in the spare slots.
     for (int k = 1; k < S_; ++k) {
-      const double t = T / (k + 1);
+      const double t = (T - light_sum_[S_ - k - 1]) / (k + 1);
+      if (t <= 0) return true;
       int64_t heavy = 0;
       items_.clear();
       for (size_t e = 0; e < w_.size(); ++e) {
@@ -80,8 +99,29 @@ class FlatBoundTest {
   std::span<const double> w_;
   int R_, G_, S_;
   double total_ = 0;
+  // light_sum_[n]: smallest possible total of n copies (n < S), as expert e has at most
+  // m_e + spare copies (the others need their minimum counts), each >= w_e / (m_e + spare).
+  void lightest_copies(int64_t spare) {
+    light_.clear();
+    for (size_t e = 0; e < w_.size(); ++e)
+      light_.push_back({w_[e] / static_cast<double>(m_[e] + spare), m_[e] + spare});
+    std::sort(light_.begin(), light_.end());
+    light_sum_.assign(S_, 0.0);
+    size_t i = 0;
+    int64_t used = 0;  // copies of light_[i] taken
+    for (int n = 1; n < S_ && i < light_.size(); ++n) {
+      light_sum_[n] = light_sum_[n - 1] + light_[i].first;
+      if (++used == light_[i].second) {
+        ++i;
+        used = 0;
+      }
+    }
+  }
+
   std::vector<int64_t> m_;
   std::vector<Item> items_;
+  std::vector<std::pair<double, int64_t>> light_;
+  std::vector<double> light_sum_;
 };
 
 // max(group sum of the heaviest group + the k-1 lightest others) / GPUs per node: the node
@@ -175,9 +215,18 @@ double flat_lower_bound(std::span<const double> loads, int num_slots, int num_gp
     hi *= 1.5;
   }
   // lo is a valid bound throughout (a trivial one or a proven-infeasible T).
-  for (int i = 0; i < 60 && hi - lo > 1e-9 * hi; ++i) {
+  for (int i = 0; i < 60 && hi - lo > 1e-7 * hi; ++i) {
     const double mid = 0.5 * (lo + hi);
     (test.infeasible(mid) ? lo : hi) = mid;
+  }
+  // Small blocks: an exhaustive search that finishes proves the optimum itself.
+  if (exact_block_is_small(E, num_slots) && lo < hi) {
+    const auto start = greedy_block_placement(loads, num_gpus, num_slots / num_gpus);
+    const double incumbent = BlockSearch(loads, num_gpus, start).max_load();
+    const ExactResult r = exact_block(loads, num_gpus, num_slots / num_gpus, incumbent,
+                                      kExactBoundNodes);
+    // Not improved: nothing below incumbent * (1 - 1e-12) exists.
+    if (r.finished) lo = std::max(lo, (r.improved ? r.max_load : incumbent) * (1 - 1e-12));
   }
   return lo;
 }

@@ -60,6 +60,10 @@ class ExactSearch {
                      [](const Item& a, const Item& b) { return a.load > b.load; });
     // Pigeonhole: two of the G+1 heaviest copies share a GPU.
     if (R_ > G_ && items_[G_ - 1].load + items_[G_].load >= bound_) return;
+    // Cardinality: the heaviest copy's GPU holds S-1 others, at least the lightest ones.
+    double with_lightest = items_[0].load;
+    for (int k = 1; k < S_; ++k) with_lightest += items_[R_ - k].load;
+    if (with_lightest >= bound_) return;
     load_.assign(G_, 0.0);
     fill_.assign(G_, 0);
     bin_of_.assign(R_, -1);

@@ -2,6 +2,8 @@
 #include "placement/local_search.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <queue>
 #include <stdexcept>
 
 namespace epbench {
@@ -40,25 +42,28 @@ int BlockSearch::moved_delta(int slot, int new_expert) const {
 }
 
 // Best swap of a copy on the bottleneck b with a lighter copy of another expert elsewhere.
-void BlockSearch::best_swap(int b, Move& best) const {
+void BlockSearch::best_swap(int b, Move& best) {
   const double M = load_[b], limit = best.value;
+  slot_load_.resize(slot_.size());
+  for (size_t q = 0; q < slot_.size(); ++q) slot_load_[q] = copy_load(slot_[q]);
   for (int i = 0; i < S_; ++i) {
     const int p = b * S_ + i;
     const int a = slot_[p];
     if (std::find(slot_.begin() + b * S_, slot_.begin() + p, a) != slot_.begin() + p) continue;
-    const double xa = copy_load(a);
+    const double xa = slot_load_[p];
     for (int j = 0; j < G_; ++j) {
       if (j == b) continue;
       const double room = M - load_[j];  // a swap moving d = xa - xe helps iff 0 < d < room
       if (room <= 0) continue;
+      const double* x = slot_load_.data() + size_t(j) * S_;
       for (int k = 0; k < S_; ++k) {
-        const int q = j * S_ + k;
-        const int e = slot_[q];
-        if (e == a) continue;
-        const double d = xa - copy_load(e);
+        const double d = xa - x[k];
         if (d <= 0 || d >= room) continue;
         const double value = std::max(M - d, load_[j] + d);
         if (value >= limit) continue;
+        const int q = j * S_ + k;
+        const int e = slot_[q];
+        if (e == a) continue;
         const int moved = moved_delta(p, e) + moved_delta(q, a);
         if (max_moved_ >= 0 && moved_ + moved > max_moved_) continue;
         if (better(value, moved, best)) best = {1, p, q, -1, value, moved};
@@ -148,6 +153,60 @@ void BlockSearch::apply(const Move& m) {
     for (const Delta& d : deltas_) load_[d.gpu] += d.change;
     set_slot(m.slot_a, m.expert);
   }
+}
+
+namespace {
+
+// Copies heaviest first, each onto the lightest GPU with a free slot.
+std::vector<int32_t> pack_copies(std::span<const double> w, std::span<const int> cnt, int G,
+                                 int S) {
+  std::vector<std::pair<double, int>> copies;
+  for (size_t e = 0; e < w.size(); ++e)
+    for (int k = 0; k < cnt[e]; ++k) copies.push_back({w[e] / cnt[e], static_cast<int>(e)});
+  std::stable_sort(copies.begin(), copies.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<double> load(G, 0.0);
+  std::vector<int> fill(G, 0);
+  std::vector<int32_t> slots(size_t(G) * S);
+  for (const auto& [x, e] : copies) {
+    int best = -1;
+    for (int g = 0; g < G; ++g)
+      if (fill[g] < S && (best < 0 || load[g] < load[best])) best = g;
+    slots[best * S + fill[best]++] = e;
+    load[best] += x;
+  }
+  return slots;
+}
+
+}  // namespace
+
+std::vector<int32_t> greedy_block_placement(std::span<const double> w, int G, int S) {
+  const int E = static_cast<int>(w.size()), R = G * S;
+  std::vector<int> cnt(E, 1);
+  std::priority_queue<std::pair<double, int>> heap;
+  for (int e = 0; e < E; ++e) heap.push({w[e], -e});
+  for (int i = E; i < R; ++i) {
+    const int e = -heap.top().second;
+    heap.pop();
+    heap.push({w[e] / ++cnt[e], -e});
+  }
+  return pack_copies(w, cnt, G, S);
+}
+
+std::vector<int32_t> target_block_placement(std::span<const double> w, int G, int S,
+                                            double target) {
+  const int E = static_cast<int>(w.size()), R = G * S;
+  std::vector<int> cnt(E);
+  int used = 0;
+  for (int e = 0; e < E; ++e) {
+    int c = std::max(1, static_cast<int>(std::ceil(w[e] / target)));
+    while (w[e] / c > target) ++c;
+    used += cnt[e] = c;
+  }
+  if (used > R) return {};
+  const int lightest = static_cast<int>(std::min_element(w.begin(), w.end()) - w.begin());
+  cnt[lightest] += R - used;
+  return pack_copies(w, cnt, G, S);
 }
 
 int64_t BlockSearch::descend(int64_t max_moves, Clock::time_point deadline) {

@@ -20,6 +20,18 @@
 
 namespace epbench {
 
+// A start for a block: replicate the expert with the largest per-copy load until the slots
+// are full, then pack copies heaviest first onto the lightest GPU with a free slot (EPLB's
+// greedy, in double). G * S local expert indices.
+std::vector<int32_t> greedy_block_placement(std::span<const double> w, int num_gpus,
+                                            int slots_per_gpu);
+
+// Another start, for targets below what the search reached: the fewest copies that keep every
+// copy <= target, and every spare slot to the lightest expert (light "filler" copies that can
+// share a GPU with a heavy copy), packed as above. Empty when the target needs > G * S copies.
+std::vector<int32_t> target_block_placement(std::span<const double> w, int num_gpus,
+                                            int slots_per_gpu, double target);
+
 class BlockSearch {
  public:
   using Clock = std::chrono::steady_clock;
@@ -63,7 +75,7 @@ class BlockSearch {
   double copy_load(int e) const { return w_[e] / cnt_[e]; }
   int gpu_of(int slot) const { return slot / S_; }
   int moved_delta(int slot, int new_expert) const;
-  void best_swap(int b, Move& best) const;
+  void best_swap(int b, Move& best);
   void best_replace(int b, Move& best);
   double replace_value(int slot, int new_expert);
   void apply(const Move& m);
@@ -72,7 +84,7 @@ class BlockSearch {
   std::span<const double> w_;
   int E_, G_, S_;
   std::vector<int32_t> slot_, cnt_;
-  std::vector<double> load_;
+  std::vector<double> load_, slot_load_;
   std::vector<std::vector<int32_t>> copies_;  // slots of each expert
   std::vector<Delta> deltas_;
   std::vector<uint8_t> prev_has_;

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <queue>
+#include <numeric>
 #include <unordered_map>
 
 #include "common/error.hpp"
@@ -22,7 +22,9 @@ constexpr double kImprove = 1e-12;        // strictly better: below max * (1 - k
 constexpr int kMovesPerSlot = 4;          // local-search moves per layer <= 4 x slots
 constexpr int kPartitionRounds = 4;       // group swaps between nodes per layer
 constexpr int kPartitionCandidates = 6;   // re-solved node pairs per round
-constexpr int64_t kExactNodes = 2000000;  // branch-and-bound nodes per layer
+constexpr double kRestartCuts[] = {0.08, 0.04, 0.02, 0.01};  // restart targets below max
+constexpr double kCloseEnough = 0.002;  // no restarts within 0.2 % of a trivial bound
+constexpr int64_t kExactNodes = 300000;   // branch-and-bound nodes per layer
 
 // The layer's shape as minmax sees it: blocks are nodes (hierarchical) or the whole cluster.
 struct Shape {
@@ -41,36 +43,6 @@ double row_max_load(std::span<const int32_t> row, std::span<const double> w, con
     worst = std::max(worst, load);
   }
   return worst;
-}
-
-// A fresh start for a block: replicate the expert with the largest per-copy load, then pack
-// copies heaviest first onto the lightest GPU with a free slot (EPLB's greedy, in double).
-std::vector<int32_t> greedy_block(std::span<const double> w, int G, int S) {
-  const int E = static_cast<int>(w.size()), R = G * S;
-  std::vector<int> cnt(E, 1);
-  std::priority_queue<std::pair<double, int>> heap;
-  for (int e = 0; e < E; ++e) heap.push({w[e], -e});
-  for (int i = E; i < R; ++i) {
-    const int e = -heap.top().second;
-    heap.pop();
-    heap.push({w[e] / ++cnt[e], -e});
-  }
-  std::vector<std::pair<double, int>> copies;
-  for (int e = 0; e < E; ++e)
-    for (int k = 0; k < cnt[e]; ++k) copies.push_back({w[e] / cnt[e], e});
-  std::stable_sort(copies.begin(), copies.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  std::vector<double> load(G, 0.0);
-  std::vector<int> fill(G, 0);
-  std::vector<int32_t> slots(R);
-  for (const auto& [x, e] : copies) {
-    int best = -1;
-    for (int g = 0; g < G; ++g)
-      if (fill[g] < S && (best < 0 || load[g] < load[best])) best = g;
-    slots[best * S + fill[best]++] = e;
-    load[best] += x;
-  }
-  return slots;
 }
 
 // One block (node) of a layer: its experts (global ids, increasing), their loads and the
@@ -184,11 +156,36 @@ class LayerSolver {
       if (blocks[n].search->descend(1, deadline_) == 0) break;
       moved += blocks[n].moved() - before;
     }
+    if (max_moved < 0) restart_bottleneck(blocks);
     if (sh_.hier && sh_.blocks > 1 && max_moved < 0) swap_groups(blocks);
     for (int n = 0; n < sh_.blocks; ++n) {
       const auto& local = blocks[n].search->slot_expert();
       for (int s = 0; s < sh_.slots_per_block; ++s)
         row[size_t(n) * sh_.slots_per_block + s] = blocks[n].experts[local[s]];
+    }
+  }
+
+  // Restarts of the bottleneck block from replica counts aimed below its max (a local search
+  // never trades many copies of a hot expert for light filler copies, which can be better).
+  void restart_bottleneck(std::vector<Block>& blocks) {
+    int n = 0;
+    for (int k = 1; k < sh_.blocks; ++k)
+      if (blocks[k].max_load() > blocks[n].max_load()) n = k;
+    // Not worth it when the block is already within kCloseEnough of its mean or of its
+    // heaviest expert spread over every spare slot (two bounds no placement can beat).
+    const Block& bn = blocks[n];
+    const double mean = std::accumulate(bn.w.begin(), bn.w.end(), 0.0) / sh_.gpus_per_block;
+    const double spread = *std::max_element(bn.w.begin(), bn.w.end()) /
+                          (sh_.slots_per_block - static_cast<double>(bn.w.size()) + 1);
+    if (bn.max_load() <= std::max(mean, spread) * (1 + kCloseEnough)) return;
+    for (double cut : kRestartCuts) {
+      if (Clock::now() > deadline_) return;
+      const double M = blocks[n].max_load();
+      auto start = target_block_placement(blocks[n].w, sh_.gpus_per_block, sh_.S, M * (1 - cut));
+      if (start.empty()) continue;
+      Block b = make_block(blocks[n].experts, std::move(start));
+      b.search->descend(sh_.slots_per_block, deadline_);
+      if (b.max_load() < M * (1 - kImprove)) blocks[n] = std::move(b);
     }
   }
 
@@ -200,7 +197,7 @@ class LayerSolver {
     std::sort(experts.begin(), experts.end());
     std::vector<double> w;
     for (int32_t e : experts) w.push_back(w_[e]);
-    Block b = make_block(std::move(experts), greedy_block(w, sh_.gpus_per_block, sh_.S));
+    Block b = make_block(std::move(experts), greedy_block_placement(w, sh_.gpus_per_block, sh_.S));
     b.search->descend(int64_t(kMovesPerSlot) * sh_.slots_per_block, deadline_);
     return b;
   }
