@@ -13,6 +13,7 @@
 #include "placement/bounds.hpp"
 #include "placement/minmax.hpp"
 #include "placement/policy.hpp"
+#include "zipf_problem.hpp"
 #include "placement/problem_io.hpp"
 
 namespace fs = std::filesystem;
@@ -178,18 +179,7 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(c.gpus);
     });
 
-EplbProblem zipf_problem(int layers, int experts, int replicas, int groups, int nodes, int gpus,
-                         unsigned seed) {
-  EplbProblem p{layers, experts, {}, replicas, groups, nodes, gpus};
-  std::mt19937 rng(seed);
-  for (int l = 0; l < layers; ++l) {
-    std::vector<int> perm(experts);
-    std::iota(perm.begin(), perm.end(), 0);
-    std::shuffle(perm.begin(), perm.end(), rng);
-    for (int e = 0; e < experts; ++e) p.weight.push_back(1000.0 / (1 + perm[e]));
-  }
-  return p;
-}
+using epbench::testing::zipf_problem;
 
 TEST(Minmax, DeterministicForAnyThreadCount) {
   EplbProblem p = zipf_problem(6, 64, 80, 8, 2, 8, 11);
