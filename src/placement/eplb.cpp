@@ -27,22 +27,41 @@ inline uint64_t key_of(float value, uint32_t index) {
 
 // Buffers reused by the packing of every layer (no allocation per call).
 struct PackScratch {
-  std::vector<uint64_t> order;
+  std::vector<uint32_t> keys, order, tmp;
   std::vector<float> pack_weight;
   std::vector<int32_t> pack_items;
   std::vector<uint64_t> heap;
 };
 
 // Fills `order` with 0..n-1 sorted by decreasing w, ties in increasing index (what torch's
-// stable sort gives): each key holds the inverted order-preserving bits of w[i] above i, so an
-// ascending sort of the distinct keys is exactly that order (faster than a radix sort at these
-// sizes, 8-300 items). The index is in the low 32 bits of each entry afterwards.
+// stable sort gives): an LSD radix sort on the inverted order-preserving float bits, which is
+// stable, so equal keys keep their initial increasing-index order.
 void sort_descending_stable(std::span<const float> w, PackScratch& s) {
   const size_t n = w.size();
+  s.keys.resize(n);
   s.order.resize(n);
-  for (size_t i = 0; i < n; ++i)
-    s.order[i] = (uint64_t{~static_cast<uint32_t>(key_of(w[i], 0) >> 32)} << 32) | i;
-  std::sort(s.order.begin(), s.order.end());
+  s.tmp.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    s.keys[i] = ~static_cast<uint32_t>(key_of(w[i], 0) >> 32);
+    s.order[i] = static_cast<uint32_t>(i);
+  }
+  if (n <= 32) {  // a few groups: stable insertion sort beats four 256-bucket passes
+    for (size_t i = 1; i < n; ++i) {
+      const uint32_t item = s.order[i];
+      size_t j = i;
+      for (; j > 0 && s.keys[s.order[j - 1]] > s.keys[item]; --j) s.order[j] = s.order[j - 1];
+      s.order[j] = item;
+    }
+    return;
+  }
+  for (int shift = 0; shift < 32; shift += 8) {
+    uint32_t count[257] = {0};
+    for (size_t i = 0; i < n; ++i) ++count[((s.keys[s.order[i]] >> shift) & 0xFF) + 1];
+    if (count[((s.keys[0] >> shift) & 0xFF) + 1] == n) continue;  // one digit value: no-op pass
+    for (int d = 0; d < 256; ++d) count[d + 1] += count[d];
+    for (size_t i = 0; i < n; ++i) s.tmp[count[(s.keys[s.order[i]] >> shift) & 0xFF]++] = s.order[i];
+    s.order.swap(s.tmp);
+  }
 }
 
 // balanced_packing: assigns n items with weights w to num_packs packs of n / num_packs items
@@ -67,8 +86,7 @@ void balanced_packing(std::span<const float> w, int num_packs, std::span<int32_t
   s.heap.resize(num_packs);
   for (int p = 0; p < num_packs; ++p) s.heap[p] = key_of(0.0f, p);
   auto greater = std::greater<uint64_t>();
-  for (uint64_t entry : s.order) {
-    const auto item = static_cast<uint32_t>(entry & 0xFFFFFFFFu);
+  for (uint32_t item : s.order) {
     std::pop_heap(s.heap.begin(), s.heap.end(), greater);
     const auto pack = static_cast<int32_t>(s.heap.back() & 0xFFFFFFFFu);
     pack_index[item] = pack;
