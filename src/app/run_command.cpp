@@ -294,6 +294,9 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
                "flat (a row per token and expert) | node-dedup (a row per token and remote node, "
                "forwarded inside the node)");
   add_override(cmd, o, "--label", &Scenario::label, "Free-text label stored in the results");
+  add_override(cmd, o, "--max-moved-experts", &Scenario::max_moved_experts,
+               "Migration-aware re-placement (policy minmax): move at most N expert weights per "
+               "layer and re-placement (-1: no limit)");
   add_override(cmd, o, "--repeat", &Scenario::repeat,
                "Run every policy N times, interleaved (A B A B ...); samples pooled");
   cmd->add_flag("--progress", o.progress,

@@ -96,6 +96,7 @@ GatheredRun gather_run(const RunSamples& s, const comm::Topology& topo,
                        int(s.placement_seconds.size()), MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD));
   g.migration_seconds = s.migration_seconds;
   g.migration_experts = s.migration_experts;
+  g.replacement_balance = s.replacement_balance;
   return g;
 }
 
@@ -198,6 +199,7 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
   std::vector<double> placement_us, migration_ms;
   std::array<double, 5> direction_sum{};
   std::vector<int64_t> migration_experts;
+  std::vector<double> balance_before, balance_after;
 
   for (const GatheredRun& g : reps) {
     const SampleView v(g);
@@ -281,6 +283,10 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
     }
     migration_experts.insert(migration_experts.end(), g.migration_experts.begin(),
                              g.migration_experts.end());
+    for (const auto& b : g.replacement_balance) {
+      balance_before.push_back(b[0]);
+      balance_after.push_back(b[1]);
+    }
     for (double s : g.migration_seconds) {
       migration_ms.push_back(s * 1e3);
       overhead_seconds += s;
@@ -387,6 +393,8 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
         {"seconds", migration.seconds},
         {"per_event_ms", migration_ms},
         {"per_event_experts_moved", migration_experts},
+        {"per_event_window_balancedness_before", balance_before},
+        {"per_event_window_balancedness_after", balance_after},
         {"placement_compute_us", placement_us}}},
       {"verify",
        [&] {

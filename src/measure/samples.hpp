@@ -49,6 +49,9 @@ struct RunSamples {
   std::vector<double> placement_seconds;                     // per re-placement (this rank)
   std::vector<double> migration_seconds;                     // per re-placement (max over ranks)
   std::vector<int64_t> migration_experts;                    // per re-placement, experts moved
+  // Per re-placement: mean over layers of the policy model's balancedness on the statistics
+  // window's loads, with the placement before and after.
+  std::vector<std::array<double, 2>> replacement_balance;
 
   void add(int layer_index, int step_index, const LayerStepOutput& measured,
            const LayerStepOutput& balanced);
@@ -68,6 +71,7 @@ struct GatheredRun {
   MigrationStats migration;
   std::vector<double> placement_seconds, migration_seconds;  // per event (max over ranks)
   std::vector<int64_t> migration_experts;                    // per event
+  std::vector<std::array<double, 2>> replacement_balance;    // per event: before, after
 };
 
 // Collective; complete on rank 0 only. clock_offsets from comm::clock_offsets().

@@ -12,6 +12,7 @@
 #include "backend.hpp"
 #include "engines/layer_step.hpp"
 #include "measure/verify.hpp"
+#include "metrics/balance.hpp"
 #include "placement/policy.hpp"
 #include "suite/migration.hpp"
 
@@ -153,9 +154,20 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
     CHECK_MPI(MPI_Allreduce(local.data(), global.data(), int(global.size()), MPI_INT64_T, MPI_SUM,
                             MPI_COMM_WORLD));
     problem.weight.assign(global.begin(), global.end());
+    problem.current = current.placement;  // migration-aware policies start from it
+    problem.max_moved_experts = s.max_moved_experts;
+    problem.num_threads = 1;  // the ranks share the cores
     const double t0 = MPI_Wtime();
     PolicyResult next = policy.compute(problem);  // deterministic: identical on every rank
     samples.placement_seconds.push_back(MPI_Wtime() - t0);
+    // Balance gained on the window's loads (the policy's own model), against what moves.
+    double before = 0, after = 0;
+    for (int l = 0; l < L; ++l) {
+      const std::span<const double> loads(problem.weight.data() + size_t(l) * E, size_t(E));
+      before += balancedness(current.placement.gpu_loads(l, loads)) / L;
+      after += balancedness(next.placement.gpu_loads(l, loads)) / L;
+    }
+    samples.replacement_balance.push_back({before, after});
     const MigrationStats moved = migrate_experts(current.placement, next.placement, topo, *ffn,
                                                  s.seed, /*verify=*/true);
     samples.migration += moved;

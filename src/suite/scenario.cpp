@@ -105,6 +105,8 @@ void Scenario::validate() const {
                 "unknown dispatch \"" + dispatch + "\" (known: flat, node-dedup)");
   require_input(dispatch == "flat" || comm == "mpi", "--dispatch node-dedup needs --comm mpi");
   require_input(repeat >= 1 && repeat <= 1000, "--repeat must be between 1 and 1000");
+  require_input(max_moved_experts >= -1,
+                "--max-moved-experts must be >= 0 (or -1 for no limit)");
   require_input(std::isfinite(step_timeout_s) && step_timeout_s > 0,
                 "--step-timeout must be a number of seconds > 0");
   verify_sample();
@@ -171,7 +173,8 @@ nlohmann::json Scenario::to_json() const {
           {"seed", seed}, {"replica_rule", replica_rule},
           {"num_redundant_experts", num_redundant_experts}, {"window_steps", window_steps},
           {"rebalance_every", rebalance_every}, {"verify", verify}, {"policies", policies},
-          {"dispatch", dispatch}, {"repeat", repeat}, {"phase_barriers", phase_barriers},
+          {"dispatch", dispatch}, {"repeat", repeat}, {"max_moved_experts", max_moved_experts},
+          {"phase_barriers", phase_barriers},
           {"step_timeout_s", step_timeout_s}};
 }
 
@@ -189,7 +192,7 @@ void apply_scenario_json(const nlohmann::json& doc, const std::string& source, S
       "name", "preset", "model", "tokens_per_rank", "num_layers", "warmup_steps",
       "measured_steps", "skew", "drift", "trace", "seed", "policies", "num_redundant_experts",
       "replica_rule", "window_steps", "rebalance_every", "verify", "label", "dispatch",
-      "repeat", "phase_barriers", "step_timeout_s"};
+      "repeat", "phase_barriers", "step_timeout_s", "max_moved_experts"};
   for (const auto& [key, value] : doc.items())
     require_input(std::find(known.begin(), known.end(), key) != known.end(),
                   source + ": unknown scenario field \"" + key + "\"");
@@ -223,6 +226,7 @@ void apply_scenario_json(const nlohmann::json& doc, const std::string& source, S
   get(doc, "label", s.label);
   get(doc, "dispatch", s.dispatch);
   get(doc, "repeat", s.repeat);
+  get(doc, "max_moved_experts", s.max_moved_experts);
   get(doc, "phase_barriers", s.phase_barriers);
   get(doc, "step_timeout_s", s.step_timeout_s);
 }

@@ -37,6 +37,7 @@ struct Scenario {
   std::string comm = "mpi";
   std::string dispatch = "flat";  // "flat" (one row per token and expert) or "node-dedup"
   int repeat = 1;                 // runs of every policy, interleaved (A B A B ...)
+  int max_moved_experts = -1;     // per layer and re-placement (policy minmax); -1: no limit
   bool phase_barriers = true;     // false: a pipelined step, only its total is meaningful
   double step_timeout_s = 300;    // a barrier not reached in this time aborts the job (exit 3)
   std::string label;
