@@ -240,6 +240,8 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
                "flat (a row per token and expert) | node-dedup (a row per token and remote node, "
                "forwarded inside the node)");
   add_override(cmd, o, "--label", &Scenario::label, "Free-text label stored in the results");
+  add_override(cmd, o, "--comm-timeout", &Scenario::comm_timeout_s,
+               "Seconds any blocking NCCL call or wait may take before the run aborts (default 300)");
   cmd->add_option("--ranks-per-node", o.ranks_per_node,
                   "Emulate nodes of this many ranks (default: SLURM_NODEID, else host names)");
   cmd->add_option("--device", o.device, "GPU ordinal (default: local rank)");

@@ -33,7 +33,7 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
   load_experts(current.placement, me, *ffn, s.seed);
 
   auto engine = make_layer_engine(s.comm, s.dispatch, topo, H, parse_replica_rule(s.replica_rule),
-                                  device);
+                                  device, s.comm_timeout_s);
   std::vector<float> hidden(size_t(T) * H), weights(size_t(T) * K);
   std::vector<int32_t> ids(size_t(T) * K);
   LayerStepOutput out;

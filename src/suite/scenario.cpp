@@ -102,6 +102,8 @@ void Scenario::validate() const {
   require_input(dispatch == "flat" || dispatch == "node-dedup",
                 "unknown dispatch \"" + dispatch + "\" (known: flat, node-dedup)");
   require_input(dispatch == "flat" || comm == "mpi", "--dispatch node-dedup needs --comm mpi");
+  require_input(std::isfinite(comm_timeout_s) && comm_timeout_s > 0,
+                "--comm-timeout must be a positive number of seconds");
   verify_sample();
 }
 

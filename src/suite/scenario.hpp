@@ -36,6 +36,7 @@ struct Scenario {
   std::string backend = "kokkos";
   std::string comm = "mpi";
   std::string dispatch = "flat";  // "flat" (one row per token and expert) or "node-dedup"
+  double comm_timeout_s = 300;    // --comm-timeout: bound of every blocking NCCL call and wait
   std::string label;
 
   // Checks that need no rank count. Throws InputError.
