@@ -50,7 +50,10 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
       CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
       const double t0 = MPI_Wtime();
       source.route(l, step, me, hidden, ids, weights);
-      const double gate = MPI_Wtime() - t0;
+      // On the GPU router, its device time (CUDA events); else the host time of route().
+      const double gate = source.last_gate_device_seconds() >= 0
+                              ? source.last_gate_device_seconds()
+                              : MPI_Wtime() - t0;
       engine->run({&current.placement, l, hidden, ids, weights, K, int64_t(me) * T}, *ffn, out);
       out.seconds.gate = gate;
       for (int32_t e : ids) ++counts[size_t(l) * E + e];

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cuda/cuda_kernels.hpp"
+#include "cuda/cuda_router.hpp"
 #include "gating/router.hpp"
 #include "gating/topk.hpp"
 #include "gpu_test_util.hpp"
@@ -176,6 +177,29 @@ TEST_F(GpuRouter, FullPathMatchesCpuRouter) {
   const int bad = compare_selection(c, tokens, cpu_logits, gpu_ids, gpu_weights, cpu_ids,
                                     cpu_weights, 0.02);
   EXPECT_LE(bad, tokens / 50) << "tokens whose GPU selection is not a near-tie of the CPU one";
+}
+
+// The suite's GPU gate (host tokens in, host top-k out) against the CPU router on the same
+// tokens: near-ties only, and a positive device time.
+TEST_F(GpuRouter, DeviceRouterMatchesCpuRouter) {
+  auto c = config(256, 64, 4, 4, 2, gating::ScoreFunction::kSigmoid, true);
+  const int tokens = 300;
+  gating::Router router(c, gating::SkewSpec::parse("zipf:1.0"), 0.0, 7, 1);
+  std::vector<float> x(size_t(tokens) * c.hidden);
+  gating::make_hidden_states(7, 1, 3, 0, tokens, c.hidden, x);
+  std::vector<float> cpu_logits(size_t(tokens) * c.num_experts);
+  router.compute_logits(x, tokens, 3, cpu_logits);
+  std::vector<int32_t> cpu_ids(size_t(tokens) * c.top_k), gpu_ids(cpu_ids.size());
+  std::vector<float> cpu_weights(cpu_ids.size()), gpu_weights(cpu_ids.size());
+  router.route(x, tokens, 3, cpu_ids, cpu_weights);
+  kc::DeviceRouter device_router(gpu_shape(c, 0), router.weights().data());
+  const auto bias = router.logit_bias(3);
+  const double seconds =
+      device_router.route(x.data(), tokens, bias.data(), gpu_ids.data(), gpu_weights.data());
+  EXPECT_GT(seconds, 0.0);
+  const int bad = compare_selection(c, tokens, cpu_logits, gpu_ids, gpu_weights, cpu_ids,
+                                    cpu_weights, 0.02);
+  EXPECT_LE(bad, tokens / 50);
 }
 
 TEST(GpuRouterShape, ValidationNamesTheProblem) {  // host-only: runs without a GPU
