@@ -371,9 +371,16 @@ const bf16_t* CudaGroupedFfn::slot_weights_device(int layer, int slot) const {
 void CudaGroupedFfn::reserve_rows(int64_t max_total_rows) {
   if (max_total_rows <= 0) return;
   DeviceGuard guard(impl_->device);
-  impl_->ensure_workspace(max_total_rows);
-  impl_->ensure_staging(max_total_rows);
-  impl_->ensure_reference(max_total_rows);
+  // Device bytes per row: G and H (3F), host-path staging x and y (2H), reference X, G1, G3, Y
+  // (2H + 2F), all bf16. A worst case beyond half the free memory is capped there (the rest
+  // grows on demand, as before).
+  const Impl& im = *impl_;
+  const double row_bytes = 2.0 * (5.0 * im.shape.ffn + 4.0 * im.shape.hidden);
+  const auto affordable = static_cast<int64_t>(0.5 * double(device_free_bytes()) / row_bytes);
+  const int64_t rows = std::min(max_total_rows, std::max<int64_t>(affordable, 1));
+  impl_->ensure_workspace(rows);
+  impl_->ensure_staging(rows);
+  impl_->ensure_reference(rows);
 }
 
 void CudaGroupedFfn::forward(int layer, const bf16_t* x, std::span<const int64_t> slot_offsets,

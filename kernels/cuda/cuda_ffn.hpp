@@ -49,7 +49,8 @@ class CudaGroupedFfn final : public GroupedFfn {
   const bf16_t* slot_weights_device(int layer, int slot) const;
 
   // Allocates the GEMM workspaces (G, H), the host-path staging buffers and the reference GEMM's
-  // buffers for up to `max_total_rows` rows; grow-only. Call before timing.
+  // buffers for up to `max_total_rows` rows (capped at half the free device memory); grow-only.
+  // Call before timing.
   void reserve_rows(int64_t max_total_rows) override;
 
   // Host buffers; synchronous (see GroupedFfn::forward).

@@ -31,6 +31,9 @@ nlohmann::json run_policy(const Scenario& s, const comm::Topology& topo,
   PolicyResult current = policy.compute(problem);
   auto ffn = kernels::make_grouped_ffn(s.backend, shape, L, num_slots / R, device);
   load_experts(current.placement, me, *ffn, s.seed);
+  // The most rows one layer step can bring to this rank's FFN, so that no workspace grows inside
+  // a timed phase (after a rebalance, say).
+  ffn->reserve_rows(int64_t(R) * T * std::min(K, num_slots / R));
 
   auto engine = make_layer_engine(s.comm, s.dispatch, topo, H, parse_replica_rule(s.replica_rule),
                                   device, s.comm_timeout_s);
