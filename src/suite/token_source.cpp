@@ -3,6 +3,7 @@
 
 #ifdef EPBENCH_HAVE_CUDA
 #include "cuda/cuda_router.hpp"
+#include "suite/device_router_shape.hpp"
 #endif
 
 namespace epbench {
@@ -57,20 +58,9 @@ void TokenSource::route(int layer, int step, int rank, std::span<const float> hi
       gpu_->layers.resize(routers_.size());
     }
     auto& device_router = gpu_->layers[layer];
-    const gating::RouterConfig& c = routers_[layer].config();
-    if (!device_router) {
-      kc::RouterShape shape;
-      shape.hidden = c.hidden;
-      shape.num_experts = c.num_experts;
-      shape.top_k = c.top_k;
-      shape.n_group = c.n_group;
-      shape.topk_group = c.topk_group;
-      shape.score = c.score == gating::ScoreFunction::kSigmoid ? kc::RouterScore::kSigmoid
-                                                                : kc::RouterScore::kSoftmax;
-      shape.normalize_topk = c.normalize_topk;
-      device_router =
-          std::make_unique<kc::DeviceRouter>(shape, routers_[layer].weights().data());
-    }
+    if (!device_router)
+      device_router = std::make_unique<kc::DeviceRouter>(
+          device_router_shape(routers_[layer].config()), routers_[layer].weights().data());
     const std::vector<float> bias = routers_[layer].logit_bias(step);
     last_gate_device_seconds_ =
         device_router->route(hidden.data(), scenario_.tokens_per_rank, bias.data(),

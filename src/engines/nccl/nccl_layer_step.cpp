@@ -28,18 +28,12 @@ using kernels::bf16_t;
 
 namespace {
 
-// Grow-only buffers. reserve_exact allocates exactly what is asked (worst-case reservations);
-// reserve grows with headroom (the rare in-between growth). Never zero bytes, so every pointer
-// handed to a kernel or to NCCL is a valid allocation.
+// Grow-only buffers of exactly the bytes asked for (callers add headroom where they want it).
+// Never zero bytes, so every pointer handed to a kernel or to NCCL is a valid allocation.
 template <class Buffer>
 void reserve_exact(Buffer& buffer, size_t bytes) {
   bytes = std::max<size_t>(bytes, 256);
   if (buffer.bytes() < bytes || !buffer.data()) buffer = Buffer(bytes);
-}
-
-template <class Buffer>
-void reserve(Buffer& buffer, size_t bytes) {
-  if (buffer.bytes() < bytes || !buffer.data()) reserve_exact(buffer, bytes + bytes / 4);
 }
 
 int32_t to_row_index(int64_t row) {
