@@ -265,7 +265,7 @@ run_mode() {
     have_gpu=1
   fi
   {
-    echo "# gpu-validate $(date -u +%FT%TZ) on $(hostname)"
+    echo "# gpu-validate $(date -u +%FT%TZ) on $(uname -n)"
     echo "# bundle commit: $(cat "${EPBENCH_BUNDLE:-/nonexistent}/COMMIT" 2>/dev/null || echo source-tree)"
     echo "# cuda libs: ${EPBENCH_CUDA_LIB_DIRS:-none found}"
     [[ $have_gpu == 1 ]] || echo "# no GPU: every step that needs one is skipped (dry run)"
