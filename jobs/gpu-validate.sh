@@ -17,7 +17,8 @@
 #       epbench run --backend cuda --comm nccl at np 1 (Qwen3-30B-A3B shape, 2048 tokens/rank,
 #       policies none and eplb), --comm mpi host-staged at np 4 sharing the GPU with a rebalance,
 #       and the abort path (np 2 NCCL ranks on one GPU must fail fast with a clear message).
-#       Ends with a summary table (summary.txt) and exit status 0 only if every step passed.
+#       Ends with a summary table (summary.txt) and exit status 0 only if every step passed; $OUT
+#       then holds summary.txt, logs.tar.gz (every step's log) and at most four JSON files.
 #   jobs/gpu-validate.sh dry-run        the run mode on this machine (no GPU): every step that
 #       needs a GPU reports "no GPU" and is skipped; the rest (bundle sanity, listing the
 #       benchmarks) runs. Exit 0. Uses the bundle if one is given in EPBENCH_BUNDLE, else build/.
@@ -331,7 +332,10 @@ run_mode() {
   step nvidia-smi-after 15 pass skip nvidia-smi \
     --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv
 
-  echo "# total $((SECONDS - start)) s, $failed failed step(s); logs and JSON in $out" | tee -a "$summary"
+  echo "# total $((SECONDS - start)) s, $failed failed step(s); JSON, summary.txt and logs.tar.gz in $out" |
+    tee -a "$summary"
+  # Few files to fetch back: the step logs go into one archive.
+  (cd "$out" && tar czf logs.tar.gz ./*.log && rm -f ./*.log)
   if ((failed > 0)); then
     echo "FAILED: $failed step(s)" | tee -a "$summary"
     return 1
