@@ -306,6 +306,8 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
                 "Pipelined step: no barriers between phases (only the step total is reported)");
   add_override(cmd, o, "--step-timeout", &Scenario::step_timeout_s,
                "Seconds a rank may take to reach a barrier before the job aborts (exit 3)");
+  add_override(cmd, o, "--comm-timeout", &Scenario::comm_timeout_s,
+               "Seconds any blocking NCCL call or wait may take before the run aborts (default 300)");
   cmd->add_option("--ranks-per-node", o.ranks_per_node,
                   "Emulate nodes of this many ranks (default: SLURM_NODEID, else host names)");
   cmd->add_option("--device", o.device, "GPU ordinal (default: local rank)");

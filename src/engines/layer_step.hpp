@@ -81,10 +81,12 @@ class LayerEngine {
 
 // comm "mpi": LayerStepper below (host-staged for GPU backends: the FFN copies to the device),
 //   or with dispatch "node-dedup" the two-stage NodeDedupStepper (node_dedup_step.hpp).
-// comm "nccl": device-resident buffers and NCCL (built with CUDA + NCCL only; InputError else).
+// comm "nccl": device-resident buffers and NCCL (built with CUDA + NCCL only; InputError else);
+//   `comm_timeout_s` bounds its every blocking call and wait.
 std::unique_ptr<LayerEngine> make_layer_engine(const std::string& comm, const std::string& dispatch,
                                                const comm::Topology& topology, int hidden,
-                                               ReplicaRule rule, int device);
+                                               ReplicaRule rule, int device,
+                                               double comm_timeout_s = 300);
 
 // Shared by the host engines. phase_start: an untimed barrier (when the step has phase
 // barriers), then the time (phases are separated so a rank's phase duration is its own work, not

@@ -83,9 +83,12 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
   PolicyResult current = policy.compute(problem);
   auto ffn = kernels::make_grouped_ffn(s.backend, shape, L, num_slots / R, control.device);
   load_experts(current.placement, me, *ffn, s.seed);
+  // The most rows one layer step can bring to this rank's FFN, so that no workspace grows inside
+  // a timed phase (after a rebalance, say).
+  ffn->reserve_rows(int64_t(R) * T * std::min(K, num_slots / R));
 
   auto engine = make_layer_engine(s.comm, s.dispatch, topo, H, parse_replica_rule(s.replica_rule),
-                                  control.device);
+                                  control.device, s.comm_timeout_s);
   std::vector<float> hidden(size_t(T) * H), weights(size_t(T) * K);
   std::vector<int32_t> ids(size_t(T) * K), balanced_ids(size_t(T) * K);
   balanced_routing(me, T, K, num_slots, balanced_ids);
@@ -117,7 +120,10 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
       if (reference_first) run_balanced(l);
       const double t0 = sync.step("step");
       source.route(l, step, me, hidden, ids, weights);
-      const double gate = MPI_Wtime() - t0;
+      // On the GPU router, its device time (CUDA events); else the host time of route().
+      const double gate = source.last_gate_device_seconds() >= 0
+                              ? source.last_gate_device_seconds()
+                              : MPI_Wtime() - t0;
       engine->run({&current.placement, l, hidden, ids, weights, K, int64_t(me) * T, &sync,
                    measured},
                   *ffn, out);

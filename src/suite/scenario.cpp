@@ -109,6 +109,8 @@ void Scenario::validate() const {
                 "--max-moved-experts must be >= 0 (or -1 for no limit)");
   require_input(std::isfinite(step_timeout_s) && step_timeout_s > 0,
                 "--step-timeout must be a number of seconds > 0");
+  require_input(std::isfinite(comm_timeout_s) && comm_timeout_s > 0,
+                "--comm-timeout must be a positive number of seconds");
   verify_sample();
 }
 

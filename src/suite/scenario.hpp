@@ -40,6 +40,7 @@ struct Scenario {
   int max_moved_experts = -1;     // per layer and re-placement (policy minmax); -1: no limit
   bool phase_barriers = true;     // false: a pipelined step, only its total is meaningful
   double step_timeout_s = 300;    // a barrier not reached in this time aborts the job (exit 3)
+  double comm_timeout_s = 300;    // --comm-timeout: bound of every blocking NCCL call and wait
   std::string label;
 
   // Checks that need no rank count. Throws InputError.
