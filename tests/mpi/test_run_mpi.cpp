@@ -87,10 +87,10 @@ TEST_P(RunMpiNp, VerifiesAgainstDenseReferenceAndConservesTokens) {
   expect_verified(doc);
   EXPECT_EQ(doc["context"]["num_ranks"], np);
   ASSERT_EQ(doc["runs"].size(), 2u);
-  // Every rank verified all of its tokens of every layer on every measured step (3), their
-  // top-k re-derived, within the CPU path's rounding bound.
+  // Every rank verified the small preset's sample (32 of its 64 tokens) of every layer on every
+  // measured step (3), their top-k re-derived, within the CPU path's rounding bound.
   const auto& verify = doc["runs"][0]["summary"]["verify"];
-  EXPECT_EQ(verify["checked_tokens"], 64 * np * 2 * 3);
+  EXPECT_EQ(verify["checked_tokens"], 32 * np * 2 * 3);
   EXPECT_TRUE(verify["topk_rederived"].get<bool>());
   EXPECT_LT(verify["max_rel_tolerance"].get<double>(), 5e-3);
   // Tokens received per rank (means over steps, rounded) add up to all routed (token, k) rows.
