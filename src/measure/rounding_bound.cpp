@@ -158,8 +158,13 @@ double TokenErrorBound::spread_operator_norm(double w2_spectral) {
   // ||W2 diag(q) W2^T|| <= ||W2||^2 tau + sum_f ||W2_f||^2 (q_f - tau)+ for any tau (split q at
   // tau: the capped part by the spectral norm, the excess by its trace); the best tau is one of
   // the q_f, found in one pass over them in decreasing order.
-  std::sort(q_.begin(), q_.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   const double s2 = w2_spectral * w2_spectral;
+  if (!model_.bf16_ffn_intermediates) {  // fp32 terms only: tiny, the plain bound will do
+    double q_max = 0;
+    for (const auto& q : q_) q_max = std::max(q_max, q.first);
+    return s2 * q_max;
+  }
+  std::sort(q_.begin(), q_.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   double best = q_.empty() ? 0.0 : s2 * q_[0].first, cq = 0, c = 0;
   for (size_t j = 0; j < q_.size(); ++j) {
     best = std::min(best, s2 * q_[j].first + cq - q_[j].first * c);

@@ -61,7 +61,7 @@ const LayerVerifier::Expert& LayerVerifier::expert(int layer, int e,
   if (it != experts_.end() && !it->second.weights.empty()) return it->second;
   std::vector<kernels::bf16_t> bf16(shape.weight_elems());
   kernels::make_expert_weights(options_.seed, layer, e, shape, bf16.data());
-  scratch.assign(bf16.size(), 0.0);
+  scratch.resize(bf16.size());
   for (size_t i = 0; i < bf16.size(); ++i) scratch[i] = kernels::bf16_to_float(bf16[i]);
   if (it == experts_.end()) {
     Expert fresh;
@@ -69,7 +69,8 @@ const LayerVerifier::Expert& LayerVerifier::expert(int layer, int e,
     it = experts_.emplace(std::make_pair(layer, e), std::move(fresh)).first;
     const size_t bytes = scratch.size() * sizeof(double);
     if (cached_bytes_ + bytes <= options_.weight_cache_bytes) {
-      it->second.weights = scratch;
+      it->second.weights = std::move(scratch);  // the caller reads the cached copy
+      scratch.clear();
       cached_bytes_ += bytes;
     }
   }

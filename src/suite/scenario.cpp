@@ -24,7 +24,7 @@ struct Preset {
 // one double-precision FFN per checked (token, k)) costs a fraction of the step it checks.
 const std::vector<Preset>& presets() {
   static const std::vector<Preset> table = {
-      {"small", {256, 512, 16, 2, 4, 2, "softmax"}, 256, 2, "zipf:1.2", "sample:64"},
+      {"small", {256, 512, 16, 2, 4, 2, "softmax"}, 256, 2, "zipf:1.2", "sample:32"},
       {"deepseek-v3", {7168, 2048, 256, 8, 8, 4, "sigmoid"}, 4096, 1, "zipf:1.2", "sample:4"},
       {"qwen3-30b-a3b", {2048, 768, 128, 8, 1, 1, "softmax"}, 4096, 1, "zipf:1.2", "sample:8"},
       {"mixtral-8x7b", {4096, 14336, 8, 2, 1, 1, "softmax"}, 2048, 1, "zipf:1.2", "sample:2"},
