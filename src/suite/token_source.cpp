@@ -14,6 +14,7 @@ TokenSource::TokenSource(const Scenario& s, int num_ranks) : scenario_(s), num_r
   config.validate();
   if (!s.trace.empty()) {
     trace_ = gating::TraceReplay::load(s.trace, s.model.num_experts);
+    trace_->check_covers(s.num_layers);
     return;
   }
   const gating::SkewSpec skew = gating::SkewSpec::parse(s.skew);
