@@ -74,6 +74,7 @@ void run_place(const PlaceOptions& opt) {
     problem.num_gpus = opt.gpus;
   }
   problem.validate();
+  if (!opt.output.empty()) check_output_path(opt.output);  // before computing; never overwrites
 
   auto t0 = std::chrono::steady_clock::now();
   PolicyResult result = policy.compute(problem);
