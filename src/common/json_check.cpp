@@ -55,12 +55,13 @@ const json& JsonChecker::field(const json& obj, const std::string& path, const c
 }
 
 void JsonChecker::known_keys(const json& obj, const std::string& path,
-                             const std::vector<std::string>& known) const {
+                             const std::vector<std::string>& known,
+                             const std::string& kind) const {
   for (const auto& [key, value] : obj.items()) {
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
     std::string list;
     for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-    fail(join_path(path, quote_for_message(key)), "unknown field (known: " + list + ")");
+    fail(join_path(path, quote_for_message(key)), "unknown " + kind + " (known: " + list + ")");
   }
 }
 

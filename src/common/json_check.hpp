@@ -40,9 +40,9 @@ class JsonChecker {
   // The value at obj[key]; fails "missing" when absent (obj must be an object).
   const nlohmann::json& field(const nlohmann::json& obj, const std::string& path,
                               const char* key) const;
-  // Fails when `obj` has a key not in `known` ("unknown field").
+  // Fails when `obj` has a key not in `known` ("PATH."key": unknown KIND (known: ...)").
   void known_keys(const nlohmann::json& obj, const std::string& path,
-                  const std::vector<std::string>& known) const;
+                  const std::vector<std::string>& known, const std::string& kind = "field") const;
 
   void object(const nlohmann::json& v, const std::string& path) const;
   const nlohmann::json& object(const nlohmann::json& obj, const std::string& path,

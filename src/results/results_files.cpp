@@ -25,8 +25,10 @@ std::vector<ResultsPath> expand_results_paths(const std::vector<std::string>& ar
   for (const std::string& arg : args) {
     const fs::path path(arg);
     std::error_code ec;
+    if (!fs::exists(fs::symlink_status(path, ec)))
+      throw InputError("cannot read " + arg + ": no such file or folder");
     const fs::file_status st = fs::status(path, ec);
-    if (!fs::is_directory(st)) {  // files (and anything unreadable) are refused by the reader
+    if (!fs::is_directory(st)) {  // files (and a FIFO, a looping link) are refused by the reader
       out.push_back({path, false, ""});
       continue;
     }

@@ -38,9 +38,9 @@ struct ResultsPath {
                              // a looping or dangling link): listed as skipped, never opened
 };
 
-// Expands the command-line arguments: files are kept as given (the reader refuses missing or
-// non-regular ones), folders are scanned recursively for *.json (sorted by path; symlinked
-// folders not followed). InputError for a folder with no *.json file in it.
+// Expands the command-line arguments: files are kept as given (the reader refuses non-regular
+// ones), folders are scanned recursively for *.json (sorted by path; symlinked folders not
+// followed). InputError for a path that does not exist or a folder with no *.json file in it.
 std::vector<ResultsPath> expand_results_paths(const std::vector<std::string>& args);
 
 // Loads the files to read: a named file must be a valid results file; a file found in a folder

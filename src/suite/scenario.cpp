@@ -196,7 +196,8 @@ void apply_scenario_json(const nlohmann::json& doc, const std::string& source, S
   c.known_keys(doc, "", {"name", "preset", "model", "tokens_per_rank", "num_layers",
                          "warmup_steps", "measured_steps", "skew", "drift", "trace", "seed",
                          "policies", "num_redundant_experts", "replica_rule", "window_steps",
-                         "rebalance_every", "verify", "label", "dispatch"});
+                         "rebalance_every", "verify", "label", "dispatch"},
+               "scenario field");
   if (doc.contains("preset")) s = preset(c.string(doc, "", "preset"));
   auto str = [&](const nlohmann::json& obj, const std::string& path, const char* key,
                  std::string& field) {
@@ -209,8 +210,9 @@ void apply_scenario_json(const nlohmann::json& doc, const std::string& source, S
   str(doc, "", "name", s.name);
   if (doc.contains("model")) {
     const nlohmann::json& m = c.object(doc, "", "model");
-    c.known_keys(m, "model", {"hidden", "ffn", "num_experts", "top_k", "n_group", "topk_group",
-                              "score"});
+    c.known_keys(m, "model",
+                 {"hidden", "ffn", "num_experts", "top_k", "n_group", "topk_group", "score"},
+                 "model field");
     count(m, "model", "hidden", s.model.hidden, 1);
     count(m, "model", "ffn", s.model.ffn, 1);
     count(m, "model", "num_experts", s.model.num_experts, 1);

@@ -156,7 +156,7 @@ TEST(ScenarioFields, IntegersAreNeverTruncatedOrWrapped) {
   EXPECT_NE(scenario_error(R"({"tokens_per_rank": 64.9})").find("expected an integer, got number 64.9"),
             std::string::npos);
   EXPECT_NE(scenario_error(R"({"seed": -1})").find("seed: expected an integer"), std::string::npos);
-  EXPECT_NE(scenario_error(R"({"model": {"hiden": 3}})").find("model.\"hiden\": unknown field"),
+  EXPECT_NE(scenario_error(R"({"model": {"hiden": 3}})").find("model.\"hiden\": unknown model field"),
             std::string::npos);
   EXPECT_NE(scenario_error(R"({"preset": 5})").find("preset: expected a string, got number 5"),
             std::string::npos);
