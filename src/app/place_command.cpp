@@ -132,6 +132,7 @@ void run_place(const PlaceOptions& opt) {
   if (!opt.current.empty())
     problem.current = placement_from_json(read_json_file(opt.current), opt.current);
   problem.validate();
+  if (!opt.output.empty()) check_output_path(opt.output);  // before computing; never overwrites
 
   auto t0 = std::chrono::steady_clock::now();
   PolicyResult result = policy.compute(problem);

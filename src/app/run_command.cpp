@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +25,7 @@
 #include "placement/policy.hpp"
 #include "results/schema.hpp"
 #include "suite/policy_run.hpp"
+#include "suite/memory_estimate.hpp"
 #include "suite/scenario.hpp"
 #include "suite/token_source.hpp"
 
@@ -57,6 +59,16 @@ void add_model_override(CLI::App* cmd, RunOptions& opt, const std::string& name,
       {o, [&opt, field](Scenario& s) { s.model.*field = opt.flags.model.*field; }});
 }
 
+// Refuses a leading minus sign (CLI11 would wrap "-1" for unsigned options and accept negative
+// counts): "--seed: must be >= 0, got -1".
+const CLI::Validator kNonNegative(
+    [](std::string& value) {
+      const size_t first = value.find_first_not_of(" \t");
+      return first != std::string::npos && value[first] == '-' ? "must be >= 0, got " + value
+                                                                 : std::string();
+    },
+    ">= 0", "non-negative");
+
 Scenario build_scenario(const RunOptions& opt) {
   Scenario s = preset(opt.preset);
   if (!opt.scenario_file.empty()) {
@@ -69,13 +81,8 @@ Scenario build_scenario(const RunOptions& opt) {
   return s;
 }
 
-// Memory the expert weights and buffers of one rank need, against what its node has.
+// Memory every buffer of one rank needs (suite/memory_estimate.hpp), against what its node has.
 void check_memory(const Scenario& s, const comm::Topology& topo) {
-  const double slots = double(s.model.num_experts + s.redundant_experts_for(topo.num_ranks)) /
-                       topo.num_ranks + 1;
-  const double weights = double(s.num_layers) * slots * 3.0 * s.model.hidden * s.model.ffn;
-  const double bytes = weights * (4 + 2 + 2) +  // fp32 weights, bf16 snapshot and transfer
-                       12.0 * s.tokens_per_rank * s.model.top_k * s.model.hidden * 2;
   std::ifstream in("/proc/meminfo");
   std::string key;
   double kib = 0;
@@ -86,19 +93,25 @@ void check_memory(const Scenario& s, const comm::Topology& topo) {
     }
     in.ignore(1 << 12, '\n');
   }
-  if (kib <= 0 || s.backend != "kokkos") return;
-  const double per_rank = kib * 1024.0 / topo.ranks_per_node;
-  require_input(bytes <= 0.9 * per_rank,
-                "scenario needs about " + std::to_string(int(bytes / (1 << 20))) +
-                    " MiB per rank but each of the " + std::to_string(topo.ranks_per_node) +
-                    " ranks on this node has about " + std::to_string(int(per_rank / (1 << 20))) +
-                    " MiB available: use fewer --layers, fewer tokens or more ranks");
+  if (kib <= 0) return;
+  require_rank_memory(s, topo.num_ranks, topo.ranks_per_node, kib * 1024.0,
+                      /*weights_on_host=*/s.backend == "kokkos");
+}
+
+// A job id as a file-name part: only [A-Za-z0-9._-], anything else becomes '_', so
+// SLURM_JOB_ID=x/../../y cannot move the file out of the output folder.
+std::string file_name_part(const std::string& text) {
+  std::string out = text.substr(0, 64);
+  for (char& ch : out)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != '_')
+      ch = '_';
+  return out.empty() || out == "." || out == ".." ? "_" : out;
 }
 
 std::filesystem::path results_path(const RunOptions& opt, const Scenario& s, int num_ranks) {
   if (!opt.output.empty()) return opt.output;
   const char* job = std::getenv("SLURM_JOB_ID");
-  const std::string id = job ? std::string(job) : std::to_string(::getpid());
+  const std::string id = job ? file_name_part(job) : std::to_string(::getpid());
   return std::filesystem::path(opt.output_dir) /
          ("epbench-" + s.name + "-np" + std::to_string(num_ranks) + "-" +
           utc_timestamp("%Y%m%dT%H%M%SZ") + "-" + id + ".json");
@@ -186,19 +199,19 @@ void run_suite(RunOptions& opt) {
   });
   agreed([&] {
     s.validate_for(topo.num_ranks);
+    // Before any step: a run must not be lost to an output path found bad at the end.
+    if (topo.rank == 0) {
+      path = results_path(opt, s, topo.num_ranks);
+      check_output_path(path);
+    }
     const std::string unusable = kernels::backend_unusable_reason(s.backend);
     require_input(unusable.empty(), unusable);
     check_memory(s, topo);
     source = std::make_unique<TokenSource>(s, topo.num_ranks);
     if (topo.rank == 0) {
-      path = results_path(opt, s, topo.num_ranks);
-      require_input(!std::filesystem::exists(path),
-                    "results file " + path.string() + " exists: never overwritten");
       for (const std::string& policy : s.policies)
         if (!opt.traffic_matrix.empty())
-          require_input(!std::filesystem::exists(traffic_matrix_path(opt, s, policy)),
-                        "traffic matrix file " + traffic_matrix_path(opt, s, policy).string() +
-                            " exists: never overwritten");
+          check_output_path(traffic_matrix_path(opt, s, policy));
     }
   });
   if (!std::getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(1);
@@ -228,6 +241,16 @@ void run_suite(RunOptions& opt) {
   doc["scenario"] = s.to_json();
   if (!s.label.empty()) doc["label"] = s.label;
   print_run_report(doc, std::cout);
+  try {  // never write a file our own validator (and so compare) would refuse
+    validate_results(doc, path.string());
+  } catch (const InputError& e) {
+    std::filesystem::path invalid = path;
+    invalid += ".invalid";
+    write_file_atomic(invalid, doc.dump(1) + "\n", /*overwrite=*/false);
+    std::cerr << "epbench: failure: the results do not pass validation (a bug): " << e.what()
+              << "; kept as " << invalid.string() << std::endl;
+    throw ExitRequest{kExitFailure};
+  }
   if (!opt.traffic_matrix.empty())
     for (size_t p = 0; p < s.policies.size(); ++p)
       write_traffic_matrix(opt, s, s.policies[p], runs[p].front().gathered);
@@ -277,7 +300,8 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
   add_override(cmd, o, "--skew", &Scenario::skew, gating::skew_distribution_usage());
   add_override(cmd, o, "--drift", &Scenario::drift, "Popularity drift (experts per step)");
   add_override(cmd, o, "--trace", &Scenario::trace, "Replay recorded per-expert counts (CSV)");
-  add_override(cmd, o, "--seed", &Scenario::seed, "Seed of weights, tokens and router");
+  add_override(cmd, o, "--seed", &Scenario::seed, "Seed of weights, tokens and router")
+      ->check(kNonNegative);  // "-1" would wrap to 2^64 - 1
   add_override(cmd, o, "--policies", &Scenario::policies,
                "Placement policies (comma list): " + policy_names())
       ->delimiter(',');
@@ -309,7 +333,8 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
   add_override(cmd, o, "--comm-timeout", &Scenario::comm_timeout_s,
                "Seconds any blocking NCCL call or wait may take before the run aborts (default 300)");
   cmd->add_option("--ranks-per-node", o.ranks_per_node,
-                  "Emulate nodes of this many ranks (default: SLURM_NODEID, else host names)");
+                  "Emulate nodes of this many ranks (default: SLURM_NODEID, else host names)")
+      ->check(kNonNegative);
   cmd->add_option("--device", o.device, "GPU ordinal (default: local rank)");
   cmd->add_option("--output-dir", o.output_dir, "Folder for the results file")->capture_default_str();
   cmd->add_option("--output", o.output, "Exact results file path (never overwritten)");

@@ -16,6 +16,11 @@ struct ModelShape {
   std::string score = "softmax";
 };
 
+// Larger expert counts are refused up front: the router, load statistics and placements hold
+// per-expert arrays per layer and the expert FFN allocates per slot (real models have at most
+// a few hundred experts; 1M experts spends minutes in allocation alone).
+inline constexpr int kMaxExperts = 1 << 16;
+
 struct Scenario {
   std::string name = "small";  // preset name or "custom"
   ModelShape model;
@@ -45,6 +50,9 @@ struct Scenario {
 
   // Checks that need no rank count. Throws InputError.
   void validate() const;
+  // The skew spec parses, fits the model and gives every expert a finite, positive popularity
+  // (part of validate()).
+  void validate_skew() const;
   // Checks against the job: divisibility by ranks, redundant experts, nodes.
   void validate_for(int num_ranks) const;
   // With a trace and a load-based policy (placements are fitted on replayed steps): the run's
