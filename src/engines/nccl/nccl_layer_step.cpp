@@ -68,9 +68,10 @@ int select_device(int device) {
 }  // namespace
 
 struct NcclLayerEngine::Impl {
-  Impl(const comm::Topology& topology, int hidden_size, ReplicaRule replica_rule, int device_arg,
-       std::chrono::milliseconds timeout)
-      : topo(topology), hidden(hidden_size), rule(replica_rule), device(select_device(device_arg)) {
+  Impl(const comm::Topology& topology, int hidden_size, const std::string& replica_rule,
+       int device_arg, std::chrono::milliseconds timeout)
+      : topo(topology), hidden(hidden_size), planner(replica_rule),
+        device(select_device(device_arg)) {
     int world = 0;
     CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &world));
     if (world != topo.num_ranks)
@@ -100,7 +101,7 @@ struct NcclLayerEngine::Impl {
 
   const comm::Topology& topo;
   int hidden;
-  ReplicaRule rule;
+  DispatchPlanner planner;
   int device;
   BlockingStream stream;                 // declared before nccl: destroyed after it
   std::unique_ptr<comm::NcclComm> nccl;
@@ -127,7 +128,8 @@ struct NcclLayerEngine::Impl {
   std::vector<size_t> send_bytes, send_offsets, recv_bytes, recv_offsets;
 };
 
-NcclLayerEngine::NcclLayerEngine(const comm::Topology& topology, int hidden, ReplicaRule rule,
+NcclLayerEngine::NcclLayerEngine(const comm::Topology& topology, int hidden,
+                                 const std::string& rule,
                                  int device, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>(topology, hidden, rule, device, timeout)) {}
 
@@ -194,8 +196,10 @@ void NcclLayerEngine::Impl::run(const LayerStepInput& in, kernels::GroupedFfn& f
 
   // ---- layout ---------------------------------------------------------------------------------
   out.start.layout = phase_start(layout_timer, "layout");
-  DispatchPlan plan = build_dispatch_plan(placement, in.layer, in.topk_ids, K, topo.rank,
-                                          in.first_token_id, topo.node_of_rank, rule);
+  PlanTiming plan_timing;
+  DispatchPlan plan =
+      planner.plan(placement, in.layer, in.topk_ids, K, in.first_token_id, topo, plan_timing);
+  record_plan_stats(plan_timing, plan, out);
   const int64_t rows = plan.total_rows();
   send_rows_host.resize(rows);
   for (int64_t r = 0; r < rows; ++r) send_rows_host[r] = to_row_index(plan.send_position[r]);
@@ -301,7 +305,7 @@ void NcclLayerEngine::Impl::run(const LayerStepInput& in, kernels::GroupedFfn& f
 }
 
 std::unique_ptr<LayerEngine> make_nccl_layer_engine(const comm::Topology& topology, int hidden,
-                                                    ReplicaRule rule, int device) {
+                                                    const std::string& rule, int device) {
   return std::make_unique<NcclLayerEngine>(topology, hidden, rule, device);
 }
 

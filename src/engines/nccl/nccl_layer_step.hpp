@@ -30,7 +30,8 @@ class NcclLayerEngine final : public LayerEngine {
   // Collective over MPI_COMM_WORLD: makes `device` current (< 0: keep the current one), creates
   // the stream, rank 0 creates the NCCL unique id, MPI_Bcast, NcclComm on every rank. Every NCCL
   // wait is bounded by `timeout` (then the communicator is aborted and run() throws).
-  NcclLayerEngine(const comm::Topology& topology, int hidden, ReplicaRule rule, int device,
+  NcclLayerEngine(const comm::Topology& topology, int hidden, const std::string& replica_rule,
+                  int device,
                   std::chrono::milliseconds timeout = kDefaultTimeout);
   ~NcclLayerEngine() override;
   NcclLayerEngine(const NcclLayerEngine&) = delete;
@@ -47,6 +48,7 @@ class NcclLayerEngine final : public LayerEngine {
 
 // The factory make_layer_engine("nccl", ...) calls (layer_engine.cpp).
 std::unique_ptr<LayerEngine> make_nccl_layer_engine(const comm::Topology& topology, int hidden,
-                                                    ReplicaRule rule, int device);
+                                                    const std::string& replica_rule,
+                                                    int device);
 
 }  // namespace epbench
