@@ -72,14 +72,15 @@ void BatchSplitSolver::finish(const Placement& placement, int layer,
   out.max_gpu_rows = G > 0 ? *std::max_element(out.gpu_rows.begin(), out.gpu_rows.end()) : 0;
   if (out.certificate_gpus.empty()) {
     // No certificate from a solver: the better of the trivial bounds (all GPUs, one GPU).
-    int64_t best = 0;
-    for (int g = 0; g < G; ++g) {
-      const int32_t one[] = {g};
-      const int64_t rows = rows_confined_to(placement, layer, expert_rows, one);
-      if (rows > best || out.certificate_gpus.empty()) best = rows, out.certificate_gpus = {g};
-    }
+    std::vector<int64_t> confined(G, 0);  // rows of experts with every replica on one GPU
     int64_t total = 0;
-    for (int64_t r : expert_rows) total += r;
+    for (int e = 0; e < E; ++e) {
+      total += expert_rows[e];
+      if (gpu_start_[e + 1] - gpu_start_[e] == 1) confined[gpus_[gpu_start_[e]]] += expert_rows[e];
+    }
+    const auto hottest = std::max_element(confined.begin(), confined.end());
+    const int64_t best = *hottest;
+    out.certificate_gpus = {int32_t(hottest - confined.begin())};
     if ((total + G - 1) / G >= best) {
       out.certificate_gpus.resize(G);
       for (int g = 0; g < G; ++g) out.certificate_gpus[g] = g;
