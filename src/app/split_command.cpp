@@ -34,7 +34,8 @@ int shape_field(const nlohmann::json& doc, const char* key, const std::string& s
   return v.get<int>();
 }
 
-Placement read_placement(const SplitOptions& opt) {
+// Notes (shape taken from elsewhere) go to stderr once the placement is known to be good.
+Placement read_placement(const SplitOptions& opt, std::vector<std::string>& notes) {
   const nlohmann::json doc = read_json_file(opt.placement);
   const std::string& src = opt.placement;
   require_input(doc.is_object() && doc.contains("phy2log") && doc["phy2log"].is_array() &&
@@ -45,13 +46,13 @@ Placement read_placement(const SplitOptions& opt) {
   if (gpus == 0 && doc.contains("gpu_loads") && doc["gpu_loads"].is_array() &&
       !doc["gpu_loads"].empty() && doc["gpu_loads"][0].is_array()) {
     gpus = static_cast<int>(doc["gpu_loads"][0].size());
-    std::cerr << "# " << src << ": no num_gpus; " << gpus << " GPUs from gpu_loads\n";
+    notes.push_back(src + ": no num_gpus; " + std::to_string(gpus) + " GPUs from gpu_loads");
   }
   require_input(gpus > 0, src + ": no num_gpus: give --gpus");
   if (nodes == 0 && doc.contains("num_nodes")) nodes = shape_field(doc, "num_nodes", src);
   if (nodes == 0) {
     nodes = 1;
-    std::cerr << "# " << src << ": no num_nodes; assuming 1 node (else give --nodes)\n";
+    notes.push_back(src + ": no num_nodes; assuming 1 node (else give --nodes)");
   }
   require_input(gpus % nodes == 0, src + ": " + std::to_string(gpus) +
                                        " GPUs are not divisible by " + std::to_string(nodes) +
@@ -92,12 +93,12 @@ struct Batch {
 
 std::vector<Batch> read_batches(const std::string& file, const Placement& p) {
   IntCsv csv = read_int_csv(file);
-  require_input(!csv.rows.empty(), file + ": no batch rows");
   const size_t want = size_t(p.num_experts()) + 1;
   if (!csv.header.empty())
     require_input(csv.header.size() == want && csv.header[0] == "layer",
                   file + ": header must be layer,e0,...,e" + std::to_string(p.num_experts() - 1) +
                       " (" + std::to_string(p.num_experts()) + " experts in the placement)");
+  require_input(!csv.rows.empty(), file + ": no batch rows");
   std::vector<Batch> batches;
   for (size_t i = 0; i < csv.rows.size(); ++i) {
     const auto& row = csv.rows[i];
@@ -120,8 +121,10 @@ void run_split(const SplitOptions& opt) {
   require_input(opt.rule == "lp" || opt.rule == "round-robin" || opt.rule == "lplb",
                 "unknown split rule \"" + opt.rule + "\" (known: " + kRules + ")");
   require_input(opt.gpus >= 0 && opt.nodes >= 0, "--gpus and --nodes must be positive");
-  const Placement placement = read_placement(opt);
+  std::vector<std::string> notes;
+  const Placement placement = read_placement(opt, notes);
   const std::vector<Batch> batches = read_batches(opt.loads, placement);
+  for (const auto& note : notes) std::cerr << "# " << note << "\n";
 
   BatchSplitSolver solver;
   BatchSplit split, exact;

@@ -84,12 +84,13 @@ int lplb_num_slots(const std::string& topology, int num_experts, int num_gpus, i
 }
 
 PolicyResult lplb_placement(const EplbProblem& p, const std::string& topology) {
-  p.validate();
   const int E = p.num_experts, G = p.num_gpus, L = p.num_layers;
+  require_input(G > 0 && E % G == 0, "policy lplb places every expert once first: " +
+                                         std::to_string(E) + " experts are not divisible by " +
+                                         std::to_string(G) + " GPUs");
+  p.validate();
   const auto r2o = lplb_r2o(topology, G, p.num_nodes);
   const int copies = int(r2o[0].size());
-  require_input(E % G == 0, "policy lplb places every expert once first: " + std::to_string(E) +
-                                " experts are not divisible by " + std::to_string(G) + " GPUs");
   const int per_gpu = E / G;
   require_input(per_gpu >= copies,
                 "LPLB topology " + topology + " copies " + std::to_string(copies) +
