@@ -247,9 +247,13 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
       for (int r = 0; r < R; ++r) recv[r] = double(g.rows_received[v.at(r, i)]);
       const LoadStats st = load_stats(recv);
       sample_balancedness.push_back(st.max > 0 ? st.mean / st.max : 1.0);
-      // Replica rule costs: the slowest rank's count exchange and solve; off-node rows summed.
+      // Replica rule costs: the slowest rank's count exchange and solve; off-node rows summed
+      // (absent in runs gathered without them: 0).
       double exchange = 0, solve = 0, avoidable = 0;
-      for (int r = 0; r < R; ++r) {
+      const bool has_rule_costs = g.count_exchange_us.size() == g.rows_received.size() &&
+                                  g.solve_us.size() == g.rows_received.size() &&
+                                  g.avoidable_inter_node_rows.size() == g.rows_received.size();
+      for (int r = 0; r < R && has_rule_costs; ++r) {
         exchange = std::max(exchange, g.count_exchange_us[v.at(r, i)]);
         solve = std::max(solve, g.solve_us[v.at(r, i)]);
         avoidable += double(g.avoidable_inter_node_rows[v.at(r, i)]);
