@@ -7,6 +7,7 @@
 #include "app/place_command.hpp"
 #include "app/plot_command.hpp"
 #include "app/run_command.hpp"
+#include "app/split_command.hpp"
 #include "app/validate_command.hpp"
 #include "app/version.hpp"
 #include "common/error.hpp"
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   epbench::add_validate_command(app);
   epbench::add_compare_command(app);
   epbench::add_plot_command(app);
+  epbench::add_split_command(app);
   // Under mpirun/srun every rank parses the same flags: only the first rank prints errors.
   const bool prints = epbench::launcher_rank() == 0;
   try {

@@ -14,6 +14,7 @@
 #include "metrics/balance.hpp"
 #include "placement/bounds.hpp"
 #include "placement/placement_json.hpp"
+#include "placement/policies/lplb.hpp"
 #include "placement/policy.hpp"
 #include "placement/problem_io.hpp"
 #include "results/table.hpp"
@@ -22,7 +23,8 @@ namespace epbench {
 namespace {
 
 struct PlaceOptions {
-  std::string input, loads_csv, output, policy = "eplb", current;
+  std::string input, loads_csv, output, policy = "eplb", current,
+      lplb_topology = kDefaultLplbTopology;
   int replicas = 0, groups = 1, nodes = 1, gpus = 0, threads = 0, max_moved_experts = -1;
   double time_budget_ms = 0;
 };
@@ -109,7 +111,8 @@ void print_table(const EplbProblem& problem, const PolicyResult& result, const L
 }
 
 void run_place(const PlaceOptions& opt) {
-  const PlacementPolicy& policy = find_policy(opt.policy);
+  check_lplb_topology_name(opt.lplb_topology);
+  const PlacementPolicy policy = configured_policy(opt.policy, opt.lplb_topology);
   EplbProblem problem;
   if (!opt.input.empty()) {
     problem = read_problem_json(opt.input);
@@ -197,6 +200,9 @@ void add_place_command(CLI::App& app) {
   cmd->add_option("--max-moved-experts", opt->max_moved_experts,
                   "With --current: move at most N expert weights per layer (minmax)");
   cmd->add_option("--threads", opt->threads, "Threads over layers (0 = hardware threads)");
+  cmd->add_option("--lplb-topology", opt->lplb_topology,
+                  "Policy lplb: cube | hypercube | torus | r2o:FILE (docs/lplb.md)")
+      ->capture_default_str();
   cmd->callback([opt] { run_place(*opt); });
 }
 

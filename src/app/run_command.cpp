@@ -17,6 +17,7 @@
 #include "comm/mpi_comm.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "dispatch/replica_rule.hpp"
 #include "comm/step_sync.hpp"
 #include "gating/skew.hpp"
 #include "measure/context.hpp"
@@ -198,7 +199,7 @@ void run_suite(RunOptions& opt) {
     require_input(err.empty(), err);
   });
   agreed([&] {
-    s.validate_for(topo.num_ranks);
+    s.validate_for(topo.num_ranks, topo.num_nodes);
     // Before any step: a run must not be lost to an output path found bad at the end.
     if (topo.rank == 0) {
       path = results_path(opt, s, topo.num_ranks);
@@ -307,7 +308,9 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
       ->delimiter(',');
   add_override(cmd, o, "--redundant-experts", &Scenario::num_redundant_experts,
                "Extra replica slots in total (default: one per rank)");
-  add_override(cmd, o, "--replica-rule", &Scenario::replica_rule, "round-robin | same-node");
+  add_override(cmd, o, "--replica-rule", &Scenario::replica_rule, replica_rule_names());
+  add_override(cmd, o, "--lplb-topology", &Scenario::lplb_topology,
+               "Policy lplb's copies: cube | hypercube | torus | r2o:FILE (docs/lplb.md)");
   add_override(cmd, o, "--window", &Scenario::window_steps, "Load-statistics window in steps");
   add_override(cmd, o, "--rebalance-every", &Scenario::rebalance_every,
                "Rebalance every N measured steps (0: once after warm-up)");

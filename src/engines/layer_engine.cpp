@@ -10,7 +10,8 @@ namespace epbench {
 
 std::unique_ptr<LayerEngine> make_layer_engine(const std::string& comm, const std::string& dispatch,
                                                const comm::Topology& topology, int hidden,
-                                               ReplicaRule rule, [[maybe_unused]] int device,
+                                               const std::string& rule,
+                                               [[maybe_unused]] int device,
                                                [[maybe_unused]] double comm_timeout_s) {
   if (comm == "mpi" && dispatch == "node-dedup")
     return std::make_unique<NodeDedupStepper>(topology, hidden, rule);

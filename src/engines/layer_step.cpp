@@ -10,8 +10,9 @@ namespace epbench {
 
 using kernels::bf16_t;
 
-LayerStepper::LayerStepper(const comm::Topology& topology, int hidden, ReplicaRule rule)
-    : topo_(topology), hidden_(hidden), rule_(rule) {
+LayerStepper::LayerStepper(const comm::Topology& topology, int hidden,
+                           const std::string& replica_rule)
+    : topo_(topology), hidden_(hidden), planner_(replica_rule) {
   CHECK_MPI(MPI_Type_contiguous(hidden * static_cast<int>(sizeof(bf16_t)), MPI_BYTE, &row_type_));
   CHECK_MPI(MPI_Type_commit(&row_type_));
 }
@@ -79,8 +80,10 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
 
   // ---- layout -------------------------------------------------------------------------------
   const double t0 = phase_start(in, "layout");
-  DispatchPlan plan = build_dispatch_plan(placement, in.layer, in.topk_ids, in.top_k, topo_.rank,
-                                          in.first_token_id, topo_.node_of_rank, rule_);
+  PlanTiming plan_timing;
+  DispatchPlan plan = planner_.plan(placement, in.layer, in.topk_ids, in.top_k,
+                                    in.first_token_id, topo_, plan_timing);
+  record_plan_stats(plan_timing, plan, out);
   const int64_t rows = plan.total_rows();
   send_.resize(rows * row_elems);
   for (int64_t pos = 0; pos < rows; ++pos) {

@@ -12,8 +12,9 @@ namespace epbench {
 
 using kernels::bf16_t;
 
-NodeDedupStepper::NodeDedupStepper(const comm::Topology& topology, int hidden, ReplicaRule rule)
-    : topo_(topology), hidden_(hidden), rule_(rule) {
+NodeDedupStepper::NodeDedupStepper(const comm::Topology& topology, int hidden,
+                                   const std::string& replica_rule)
+    : topo_(topology), hidden_(hidden), planner_(replica_rule) {
   CHECK_MPI(MPI_Type_contiguous(hidden * int(sizeof(bf16_t)), MPI_BYTE, &row_type_));
   CHECK_MPI(MPI_Type_commit(&row_type_));
 }
@@ -46,8 +47,10 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
 
   // ---- layout: carriers (one per token and remote node) to the gateways ---------------------
   const double t0 = phase_start(in, "layout");
-  DispatchPlan plan = build_dispatch_plan(placement, in.layer, in.topk_ids, K, me,
-                                          in.first_token_id, topo_.node_of_rank, rule_);
+  PlanTiming plan_timing;
+  DispatchPlan plan =
+      planner_.plan(placement, in.layer, in.topk_ids, K, in.first_token_id, topo_, plan_timing);
+  record_plan_stats(plan_timing, plan, out);
   own_.resize(T * row);
   for (int64_t i = 0; i < T * H; ++i) own_[i] = kernels::float_to_bf16(in.hidden[i]);
   std::vector<std::vector<int64_t>> carrier_token(R);  // per gateway: home token of each carrier

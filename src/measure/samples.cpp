@@ -29,6 +29,9 @@ void RunSamples::add(int layer_index, int step_index, const LayerStepOutput& m,
                             m.combine_intra_node_bytes, m.combine_inter_node_bytes,
                             m.dispatch_inter_node_metadata_bytes};
   for (int d = 0; d < 5; ++d) direction_bytes[d].push_back(bytes[d]);
+  count_exchange_us.push_back(m.count_exchange_us);
+  solve_us.push_back(m.solve_us);
+  avoidable_inter_node_rows.push_back(m.avoidable_inter_node_rows);
 }
 
 namespace {
@@ -70,6 +73,9 @@ GatheredRun gather_run(const RunSamples& s, const comm::Topology& topo,
   g.ffn_seconds = gather(s.seconds[3], MPI_DOUBLE, R);
   g.rows_received = gather(s.rows_received, MPI_INT64_T, R);
   g.inter_dedup_rows = gather(s.inter_dedup_rows, MPI_INT64_T, R);
+  g.count_exchange_us = gather(s.count_exchange_us, MPI_DOUBLE, R);
+  g.solve_us = gather(s.solve_us, MPI_DOUBLE, R);
+  g.avoidable_inter_node_rows = gather(s.avoidable_inter_node_rows, MPI_INT64_T, R);
   // send_rows: gathered source-major [src][i][dst], stored sample-major [i][src][dst].
   const std::vector<int64_t> by_source = gather(s.send_rows, MPI_INT64_T, R);
   if (topo.rank == 0) {
@@ -194,6 +200,8 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
   int64_t sample_count = 0;
   double step_seconds_sum = 0, overhead_seconds = 0;
   nlohmann::json verify = first.verify;
+  std::vector<double> sample_balancedness, count_exchange_us, solve_us;  // per sample
+  double avoidable_rows_sum = 0;
   bool conserved = true;
   MigrationStats migration;
   std::vector<double> placement_us, migration_ms;
@@ -238,6 +246,21 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
       std::vector<double> recv(R);
       for (int r = 0; r < R; ++r) recv[r] = double(g.rows_received[v.at(r, i)]);
       const LoadStats st = load_stats(recv);
+      sample_balancedness.push_back(st.max > 0 ? st.mean / st.max : 1.0);
+      // Replica rule costs: the slowest rank's count exchange and solve; off-node rows summed
+      // (absent in runs gathered without them: 0).
+      double exchange = 0, solve = 0, avoidable = 0;
+      const bool has_rule_costs = g.count_exchange_us.size() == g.rows_received.size() &&
+                                  g.solve_us.size() == g.rows_received.size() &&
+                                  g.avoidable_inter_node_rows.size() == g.rows_received.size();
+      for (int r = 0; r < R && has_rule_costs; ++r) {
+        exchange = std::max(exchange, g.count_exchange_us[v.at(r, i)]);
+        solve = std::max(solve, g.solve_us[v.at(r, i)]);
+        avoidable += double(g.avoidable_inter_node_rows[v.at(r, i)]);
+      }
+      count_exchange_us.push_back(exchange);
+      solve_us.push_back(solve);
+      avoidable_rows_sum += avoidable;
       layer_mean[l] += st.mean;
       layer_max[l] += st.max;
       for (int r = 0; r < R; ++r) layer_tokens[l][r] += recv[r];
@@ -385,6 +408,10 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
         {"combine_intra_node", std::llround(direction_sum[2] / n)},
         {"combine_inter_node", std::llround(direction_sum[3] / n)},
         {"dispatch_inter_node_metadata", std::llround(direction_sum[4] / n)}}},
+      {"replica_rule",
+       {{"count_exchange_us", stats_json(count_exchange_us)},
+        {"solve_us", stats_json(solve_us)},
+        {"avoidable_inter_node_rows", avoidable_rows_sum / n}}},
       {"migration",
        {{"events", migration_ms.size()},
         {"bytes", migration.bytes},
@@ -406,7 +433,10 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
        }()}};
   return {{"summary", summary},
           {"layers", layers},
-          {"samples", {{"layer", sample_layers}, {"total_us", total_series}}},
+          {"samples",
+           {{"layer", sample_layers},
+            {"total_us", total_series},
+            {"balancedness", sample_balancedness}}},
           {"per_rank",
            {{"phase_us_median", rank_median},
             {"phase_us_samples", rank_raw},

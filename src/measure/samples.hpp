@@ -43,6 +43,9 @@ struct RunSamples {
   // Per sample, payload bytes this rank sent to other ranks, by phase and link
   // (LayerStepOutput): dispatch intra, dispatch inter, combine intra, combine inter, metadata.
   std::array<std::vector<int64_t>, 5> direction_bytes;
+  // Replica rule (per sample): count exchange and solve of batch rules, avoidable off-node rows.
+  std::vector<double> count_exchange_us, solve_us;
+  std::vector<int64_t> avoidable_inter_node_rows;
   int64_t total_rows_sent = 0, total_rows_received = 0;      // every step, warm-up included
   VerifyCounts verify;
   MigrationStats migration;                                  // summed over events
@@ -67,6 +70,8 @@ struct GatheredRun {
   std::vector<int64_t> rows_received, inter_dedup_rows, send_rows;
   std::array<int64_t, 5> direction_bytes{};  // summed over ranks and samples
   nlohmann::json verify;  // verify_summary_json() of this repetition
+  std::vector<double> count_exchange_us, solve_us;
+  std::vector<int64_t> avoidable_inter_node_rows;
   bool tokens_conserved = false;
   MigrationStats migration;
   std::vector<double> placement_seconds, migration_seconds;  // per event (max over ranks)

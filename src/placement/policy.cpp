@@ -8,7 +8,7 @@ namespace epbench {
 
 // Every policy, in the order policy_names() lists them: X(name) calls make_<name>_policy()
 // from policies/<name>.cpp.
-#define EPBENCH_PLACEMENT_POLICIES(X) X(none) X(eplb) X(eplb_global) X(minmax)
+#define EPBENCH_PLACEMENT_POLICIES(X) X(none) X(eplb) X(eplb_global) X(minmax) X(lplb)
 
 #define EPBENCH_DECLARE_POLICY(name) PlacementPolicy make_##name##_policy();
 EPBENCH_PLACEMENT_POLICIES(EPBENCH_DECLARE_POLICY)

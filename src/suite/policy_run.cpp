@@ -13,6 +13,7 @@
 #include "engines/layer_step.hpp"
 #include "measure/verify.hpp"
 #include "metrics/balance.hpp"
+#include "placement/policies/lplb.hpp"
 #include "placement/policy.hpp"
 #include "suite/migration.hpp"
 
@@ -68,11 +69,11 @@ class Progress {
 
 PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenSource& source,
                      const std::string& policy_name, const RunControl& control) {
-  const PlacementPolicy& policy = find_policy(policy_name);
+  const PlacementPolicy policy = configured_policy(policy_name, s.lplb_topology);
   const int E = s.model.num_experts, L = s.num_layers, R = topo.num_ranks, me = topo.rank;
   const int T = s.tokens_per_rank, K = s.model.top_k, H = s.model.hidden;
   const kernels::FfnShape shape{H, s.model.ffn};
-  const int num_slots = policy_name == "none" ? E : E + s.redundant_experts_for(R);
+  const int num_slots = s.slots_for(policy_name, R, topo.num_nodes);
   const int window = s.window_steps > 0 ? s.window_steps : std::max(s.warmup_steps, 1);
   const comm::StepSync& sync = *control.sync;
 
@@ -87,8 +88,8 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
   // a timed phase (after a rebalance, say).
   ffn->reserve_rows(int64_t(R) * T * std::min(K, num_slots / R));
 
-  auto engine = make_layer_engine(s.comm, s.dispatch, topo, H, parse_replica_rule(s.replica_rule),
-                                  control.device, s.comm_timeout_s);
+  auto engine = make_layer_engine(s.comm, s.dispatch, topo, H, s.replica_rule, control.device,
+                                  s.comm_timeout_s);
   std::vector<float> hidden(size_t(T) * H), weights(size_t(T) * K);
   std::vector<int32_t> ids(size_t(T) * K), balanced_ids(size_t(T) * K);
   balanced_routing(me, T, K, num_slots, balanced_ids);

@@ -8,6 +8,8 @@
 #include "common/error.hpp"
 #include "common/json_check.hpp"
 #include "gating/skew.hpp"
+#include "dispatch/replica_rule.hpp"
+#include "placement/policies/lplb.hpp"
 #include "placement/policy.hpp"
 
 namespace epbench {
@@ -98,8 +100,7 @@ void Scenario::validate() const {
   require_input(std::isfinite(drift) && drift >= 0.0, "drift must be a finite number >= 0");
   require_input(!policies.empty(), "no placement policy given");
   for (const auto& p : policies) find_policy(p);
-  require_input(replica_rule == "round-robin" || replica_rule == "same-node",
-                "unknown replica rule \"" + replica_rule + "\" (known: round-robin, same-node)");
+  find_replica_rule(replica_rule);
   require_input(window_steps >= 0 && window_steps <= std::max(warmup_steps, measured_steps),
                 "window steps must be between 0 and the number of steps");
   require_input(rebalance_every >= 0, "rebalance-every must be >= 0");
@@ -114,6 +115,7 @@ void Scenario::validate() const {
   require_input(dispatch == "flat" || dispatch == "node-dedup",
                 "unknown dispatch \"" + dispatch + "\" (known: flat, node-dedup)");
   require_input(dispatch == "flat" || comm == "mpi", "--dispatch node-dedup needs --comm mpi");
+  check_lplb_topology_name(lplb_topology);
   require_input(repeat >= 1 && repeat <= 1000, "--repeat must be between 1 and 1000");
   require_input(max_moved_experts >= -1,
                 "--max-moved-experts must be >= 0 (or -1 for no limit)");
@@ -169,7 +171,14 @@ int Scenario::redundant_experts_for(int num_ranks) const {
   return num_redundant_experts >= 0 ? num_redundant_experts : num_ranks;
 }
 
-void Scenario::validate_for(int num_ranks) const {
+int Scenario::slots_for(const std::string& policy, int num_ranks, int num_nodes) const {
+  const int E = model.num_experts;
+  if (policy == "none") return E;
+  if (policy == "lplb") return lplb_num_slots(lplb_topology, E, num_ranks, num_nodes);
+  return E + redundant_experts_for(num_ranks);
+}
+
+void Scenario::validate_for(int num_ranks, int num_nodes) const {
   validate();
   const int E = model.num_experts;
   // In 64 bits: E + redundant must not wrap (--redundant-experts 2147483646).
@@ -179,7 +188,15 @@ void Scenario::validate_for(int num_ranks) const {
                     " redundant = " + std::to_string(all_slots) + " replicas, more than " +
                     std::to_string(std::numeric_limits<int>::max()));
   for (const auto& p : policies) {
-    if (p == "none") {
+    if (p == "lplb") {
+      // The topology (and its r2o file) against the job's shape, before any collective.
+      const int copies = (slots_for(p, num_ranks, num_nodes) - E) / num_ranks;
+      require_input(E % num_ranks == 0 && E / num_ranks >= copies,
+                    "policy lplb: " + std::to_string(E) + " experts on " +
+                        std::to_string(num_ranks) +
+                        " ranks: needs a multiple of the ranks with >= " + std::to_string(copies) +
+                        " experts per rank (topology " + lplb_topology + ")");
+    } else if (p == "none") {
       require_input(E % num_ranks == 0, "policy none: " + std::to_string(E) +
                                             " experts are not divisible by " +
                                             std::to_string(num_ranks) + " ranks");
@@ -206,7 +223,7 @@ nlohmann::json Scenario::to_json() const {
           {"seed", seed}, {"replica_rule", replica_rule},
           {"num_redundant_experts", num_redundant_experts}, {"window_steps", window_steps},
           {"rebalance_every", rebalance_every}, {"verify", verify}, {"policies", policies},
-          {"dispatch", dispatch}, {"repeat", repeat}, {"max_moved_experts", max_moved_experts},
+          {"dispatch", dispatch}, {"lplb_topology", lplb_topology}, {"repeat", repeat}, {"max_moved_experts", max_moved_experts},
           {"phase_barriers", phase_barriers},
           {"step_timeout_s", step_timeout_s}};
 }
@@ -221,7 +238,8 @@ void apply_scenario_json(const nlohmann::json& doc, const std::string& source, S
                          "warmup_steps", "measured_steps", "skew", "drift", "trace", "seed",
                          "policies", "num_redundant_experts", "replica_rule", "window_steps",
                          "rebalance_every", "verify", "label", "dispatch", "repeat",
-                         "max_moved_experts", "phase_barriers", "step_timeout_s"},
+                         "max_moved_experts", "phase_barriers", "step_timeout_s",
+                         "lplb_topology"},
                "scenario field");
   if (doc.contains("preset")) s = preset(c.string(doc, "", "preset"));
   auto str = [&](const nlohmann::json& obj, const std::string& path, const char* key,
@@ -266,6 +284,7 @@ void apply_scenario_json(const nlohmann::json& doc, const std::string& source, S
   count(doc, "", "max_moved_experts", s.max_moved_experts, -1);
   if (doc.contains("phase_barriers")) s.phase_barriers = c.boolean(doc, "", "phase_barriers");
   if (doc.contains("step_timeout_s")) s.step_timeout_s = c.number(doc, "", "step_timeout_s", 0.0);
+  str(doc, "", "lplb_topology", s.lplb_topology);
 }
 
 }  // namespace epbench

@@ -41,6 +41,7 @@ struct Scenario {
   std::string backend = "kokkos";
   std::string comm = "mpi";
   std::string dispatch = "flat";  // "flat" (one row per token and expert) or "node-dedup"
+  std::string lplb_topology = "cube";  // policy lplb: cube, hypercube, torus or r2o:FILE
   int repeat = 1;                 // runs of every policy, interleaved (A B A B ...)
   int max_moved_experts = -1;     // per layer and re-placement (policy minmax); -1: no limit
   bool phase_barriers = true;     // false: a pipelined step, only its total is meaningful
@@ -54,7 +55,10 @@ struct Scenario {
   // (part of validate()).
   void validate_skew() const;
   // Checks against the job: divisibility by ranks, redundant experts, nodes.
-  void validate_for(int num_ranks) const;
+  void validate_for(int num_ranks, int num_nodes = 1) const;
+  // Physical slots a policy places: experts (none), experts + the LPLB topology's copies
+  // (lplb), else experts + redundant_experts_for.
+  int slots_for(const std::string& policy, int num_ranks, int num_nodes) const;
   // With a trace and a load-based policy (placements are fitted on replayed steps): the run's
   // warm-up + measured steps must each replay a recorded step of their own, so a measured step
   // never wraps around onto a step some placement was fitted on. Throws InputError naming the

@@ -112,7 +112,7 @@ EngineRun run_engine(const std::string& dispatch, const epbench::comm::Topology&
                                                 kExperts / topo.num_ranks);
   epbench::load_experts(placement.placement, topo.rank, *ffn, kSeed);
   auto engine = epbench::make_layer_engine("mpi", dispatch, topo, kHidden,
-                                           epbench::ReplicaRule::kRoundRobin, 0);
+                                           "round-robin", 0);
   std::vector<float> hidden(size_t(kTokens) * kHidden), weights;
   std::vector<int32_t> ids;
   epbench::gating::make_hidden_states(kSeed, 0, 0, topo.rank, kTokens, kHidden, hidden);

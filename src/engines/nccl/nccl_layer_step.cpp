@@ -73,9 +73,10 @@ void require_one_gpu_per_rank(int device, int rank, int num_ranks) {
 }  // namespace
 
 struct NcclLayerEngine::Impl {
-  Impl(const comm::Topology& topology, int hidden_size, ReplicaRule replica_rule, int device_arg,
-       std::chrono::milliseconds timeout)
-      : topo(topology), hidden(hidden_size), rule(replica_rule), device(select_device(device_arg)) {
+  Impl(const comm::Topology& topology, int hidden_size, const std::string& replica_rule,
+       int device_arg, std::chrono::milliseconds timeout)
+      : topo(topology), hidden(hidden_size), planner(replica_rule),
+        device(select_device(device_arg)) {
     int world = 0;
     CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &world));
     if (world != topo.num_ranks)
@@ -109,7 +110,7 @@ struct NcclLayerEngine::Impl {
 
   const comm::Topology& topo;
   int hidden;
-  ReplicaRule rule;
+  DispatchPlanner planner;
   int device;
   kc::CudaStream stream;                 // declared before nccl: destroyed after it
   std::unique_ptr<comm::NcclComm> nccl;
@@ -139,7 +140,8 @@ struct NcclLayerEngine::Impl {
   std::vector<size_t> send_bytes, send_offsets, recv_bytes, recv_offsets;
 };
 
-NcclLayerEngine::NcclLayerEngine(const comm::Topology& topology, int hidden, ReplicaRule rule,
+NcclLayerEngine::NcclLayerEngine(const comm::Topology& topology, int hidden,
+                                 const std::string& rule,
                                  int device, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>(topology, hidden, rule, device, timeout)) {}
 
@@ -254,8 +256,10 @@ void NcclLayerEngine::Impl::run(const LayerStepInput& in, kernels::GroupedFfn& f
 
   // ---- layout: plan, permute, count exchange, regroup maps, FFN GEMM plan ----------------------
   out.start.layout = phase_start(layout_timer, "layout");
-  DispatchPlan plan = build_dispatch_plan(placement, in.layer, in.topk_ids, K, topo.rank,
-                                          in.first_token_id, topo.node_of_rank, rule);
+  PlanTiming plan_timing;
+  DispatchPlan plan =
+      planner.plan(placement, in.layer, in.topk_ids, K, in.first_token_id, topo, plan_timing);
+  record_plan_stats(plan_timing, plan, out);
   const int64_t rows = plan.total_rows();
   auto* send_rows = static_cast<int32_t*>(send_rows_host.data());
   for (int64_t r = 0; r < rows; ++r) send_rows[r] = to_row_index(plan.send_position[r]);
@@ -363,7 +367,7 @@ void NcclLayerEngine::Impl::run(const LayerStepInput& in, kernels::GroupedFfn& f
 }
 
 std::unique_ptr<LayerEngine> make_nccl_layer_engine(const comm::Topology& topology, int hidden,
-                                                    ReplicaRule rule, int device,
+                                                    const std::string& rule, int device,
                                                     std::chrono::milliseconds timeout) {
   return std::make_unique<NcclLayerEngine>(topology, hidden, rule, device, timeout);
 }

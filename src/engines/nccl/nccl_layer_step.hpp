@@ -37,7 +37,8 @@ class NcclLayerEngine final : public LayerEngine {
   // that no two ranks share a GPU (std::runtime_error on every rank if they do), creates the
   // stream, rank 0 creates the NCCL unique id, MPI_Bcast, NcclComm on every rank. Every blocking
   // NCCL call and wait is bounded by `timeout` (watchdog; see comm/nccl/nccl_comm.hpp).
-  NcclLayerEngine(const comm::Topology& topology, int hidden, ReplicaRule rule, int device,
+  NcclLayerEngine(const comm::Topology& topology, int hidden, const std::string& replica_rule,
+                  int device,
                   std::chrono::milliseconds timeout = kDefaultTimeout);
   ~NcclLayerEngine() override;
   NcclLayerEngine(const NcclLayerEngine&) = delete;
@@ -58,7 +59,7 @@ class NcclLayerEngine final : public LayerEngine {
 
 // The factory make_layer_engine("nccl", ...) calls (layer_engine.cpp).
 std::unique_ptr<LayerEngine> make_nccl_layer_engine(
-    const comm::Topology& topology, int hidden, ReplicaRule rule, int device,
+    const comm::Topology& topology, int hidden, const std::string& replica_rule, int device,
     std::chrono::milliseconds timeout = NcclLayerEngine::kDefaultTimeout);
 
 }  // namespace epbench
