@@ -29,8 +29,8 @@ TokenSource::TokenSource(const Scenario& s, int num_ranks) : scenario_(s), num_r
   config.validate();
   if (!s.trace.empty()) {
     trace_ = gating::TraceReplay::load(s.trace, s.model.num_experts);
-    s.validate_trace_steps(trace_->num_steps());
     trace_->check_covers(s.num_layers);
+    s.validate_trace_steps(trace_->num_steps());
     return;
   }
   const gating::SkewSpec skew = gating::SkewSpec::parse(s.skew);

@@ -144,6 +144,7 @@ TEST(Policy, RegistryListsEveryPolicyOnceAndEachComputes) {
     EXPECT_EQ(&epbench::find_policy(p.name), &p);
     EXPECT_FALSE(p.description.empty()) << p.name;
     EplbProblem problem = zipf_problem(2, 16, 16, 4, 2, 4, 3);  // replicas = experts: `none` too
+    if (p.name == "lplb") problem = zipf_problem(2, 16, 32, 4, 2, 8, 3);  // its cube: 8 GPUs
     const auto r = p.compute(problem);
     r.placement.validate();
     EXPECT_EQ(r.placement.num_layers(), 2) << p.name;
