@@ -2,6 +2,7 @@
 #include "comm/step_sync.hpp"
 
 #include <sched.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,8 +18,21 @@ namespace epbench::comm {
 
 namespace {
 constexpr int kArrivedTag = 7301;
+
+std::string host_name_of_this_process() {
+  char name[MPI_MAX_PROCESSOR_NAME];
+  int len = 0;
+  MPI_Get_processor_name(name, &len);
+  return std::string(name, len);
+}
 constexpr double kReportGraceSeconds = 1.0;
 }  // namespace
+
+double monotonic_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
 
 StepSync::StepSync(bool phase_barriers, double timeout_s)
     : phase_barriers_(phase_barriers), timeout_s_(timeout_s) {
@@ -71,13 +85,13 @@ void StepSync::watch() {
 double StepSync::phase(const char* name) const {
   if (phase_barriers_) barrier(name);
   progress(std::string("in the ") + name + " phase");
-  return MPI_Wtime();
+  return monotonic_seconds();
 }
 
 double StepSync::step(const char* name) const {
   barrier(name);
   progress(std::string("in the ") + name);
-  return MPI_Wtime();
+  return monotonic_seconds();
 }
 
 void StepSync::barrier(const std::string& where) const {
@@ -140,17 +154,21 @@ std::vector<double> clock_offsets(int pings) {
   CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &me));
   CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &n));
   std::vector<double> offsets(n, 0.0);
+  // Ranks on rank 0's host read the same clock: their offset is 0 by construction, and a
+  // ping-pong estimate would only add the scheduling noise of oversubscribed cores.
+  const std::vector<std::string> hosts = allgather_strings(host_name_of_this_process());
   constexpr int kTag = 7302;
   for (int r = 1; r < n; ++r) {
+    if (hosts[r] == hosts[0]) continue;  // the same decision on every rank
     CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
     if (me == 0) {
       double best_rtt = std::numeric_limits<double>::infinity(), best = 0;
       for (int i = 0; i < pings; ++i) {
-        const double t0 = MPI_Wtime();
+        const double t0 = monotonic_seconds();
         double remote = 0;
         CHECK_MPI(MPI_Send(&t0, 1, MPI_DOUBLE, r, kTag, MPI_COMM_WORLD));
         CHECK_MPI(MPI_Recv(&remote, 1, MPI_DOUBLE, r, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
-        const double t1 = MPI_Wtime();
+        const double t1 = monotonic_seconds();
         if (t1 - t0 < best_rtt) {
           best_rtt = t1 - t0;
           best = remote - 0.5 * (t0 + t1);
@@ -161,7 +179,7 @@ std::vector<double> clock_offsets(int pings) {
       for (int i = 0; i < pings; ++i) {
         double t0 = 0;
         CHECK_MPI(MPI_Recv(&t0, 1, MPI_DOUBLE, 0, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
-        const double now = MPI_Wtime();
+        const double now = monotonic_seconds();
         CHECK_MPI(MPI_Send(&now, 1, MPI_DOUBLE, 0, kTag, MPI_COMM_WORLD));
       }
     }

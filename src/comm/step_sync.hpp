@@ -7,9 +7,9 @@
 //    A rank stuck anywhere else for longer (inside a collective whose peer stopped, say) is
 //    caught by a watchdog thread: after timeout_s + kWatchdogGraceSeconds without reaching a
 //    barrier it prints where it is stuck and ends the process with status 3, which ends the job.
-//  - ClockOffsets: each rank's MPI_Wtime offset to rank 0's, estimated by ping-pong (the
-//    exchange with the smallest round trip wins), so per-rank phase start/end stamps can be
-//    compared on one clock (phase span = latest end - earliest start over ranks).
+//  - ClockOffsets: each rank's monotonic_seconds() offset to rank 0's: 0 on rank 0's host,
+//    else estimated by ping-pong (the exchange with the smallest round trip wins), so per-rank
+//    phase start/end stamps can be compared on one clock (phase span = latest end - earliest start over ranks).
 #pragma once
 
 #include <mpi.h>
@@ -24,6 +24,10 @@
 namespace epbench::comm {
 
 inline constexpr int kExitStepTimeout = 3;
+
+// The clock of every stamp: CLOCK_MONOTONIC in seconds, one clock for all processes of a host
+// (Open MPI's MPI_Wtime counts from each process's own MPI_Init, so it is not).
+double monotonic_seconds();
 inline constexpr double kWatchdogGraceSeconds = 5.0;
 
 class StepSync {
@@ -37,9 +41,9 @@ class StepSync {
 
   bool phase_barriers() const { return phase_barriers_; }
   double timeout_s() const { return timeout_s_; }
-  // Start of a phase: a watched barrier when phase barriers are on, then this rank's MPI_Wtime.
+  // Start of a phase: a watched barrier when phase barriers are on, then monotonic_seconds().
   double phase(const char* name) const;
-  // Start of a step (always a watched barrier), then MPI_Wtime.
+  // Start of a step (always a watched barrier), then monotonic_seconds().
   double step(const char* name) const;
   // A watched barrier; `where` names it in the timeout message.
   void barrier(const std::string& where) const;
@@ -63,7 +67,7 @@ class StepSync {
   std::thread watchdog_;
 };
 
-// Collective. offsets[r] = rank r's MPI_Wtime minus rank 0's at the same instant (seconds);
+// Collective. offsets[r] = rank r's monotonic_seconds() minus rank 0's at the same instant;
 // a stamp t on rank r is t - offsets[r] on rank 0's clock. Every rank gets the whole vector.
 std::vector<double> clock_offsets(int pings = 8);
 

@@ -1,4 +1,4 @@
-// One MoE layer step; see layer_step.hpp. Phase boundaries are MPI_Wtime stamps on this rank;
+// One MoE layer step; see layer_step.hpp. Phase boundaries are comm::monotonic_seconds() stamps on this rank;
 // the caller reduces them across ranks.
 #include "engines/layer_step.hpp"
 
@@ -39,7 +39,7 @@ double run_ffn_on_received(const LayerStepInput& in, LayerStepOutput& out, doubl
   ffn.forward(in.layer, x_slot.data(), regroup.slot_offsets, y_slot.data());
   for (int64_t i = 0; i < rows; ++i)
     std::memcpy(back + regroup.recv_position[i] * hidden, y_slot.data() + i * hidden, row_bytes);
-  const double seconds = MPI_Wtime() - ffn_start;
+  const double seconds = comm::monotonic_seconds() - ffn_start;
   out.reference_gemm_seconds =
       in.reference_gemm && rows > 0 ? ffn.reference_gemm_seconds(regroup.slot_offsets) : 0.0;
   return seconds;
@@ -102,14 +102,14 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
   to_counts(recv_rows, recv_counts_, recv_displs_);
   const int64_t total_recv = recv_displs_.back() + recv_counts_.back();
   recv_.resize(total_recv * row_elems);
-  const double layout = MPI_Wtime() - t0;
+  const double layout = comm::monotonic_seconds() - t0;
 
   // ---- dispatch -----------------------------------------------------------------------------
   const double t1 = phase_start(in, "dispatch");
   CHECK_MPI(MPI_Alltoallv(send_.data(), send_counts_.data(), send_displs_.data(), row_type_,
                           recv_.data(), recv_counts_.data(), recv_displs_.data(), row_type_,
                           MPI_COMM_WORLD));
-  const double dispatch = MPI_Wtime() - t1;
+  const double dispatch = comm::monotonic_seconds() - t1;
 
   // ---- expert FFN: regroup by local slot, grouped SwiGLU, ungroup -----------------------------
   const double t2 = phase_start(in, "ffn");
@@ -140,7 +140,7 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
   out.seconds.layout = layout;
   out.seconds.dispatch = dispatch;
   out.seconds.ffn = ffn_seconds;
-  out.seconds.combine = MPI_Wtime() - t3;
+  out.seconds.combine = comm::monotonic_seconds() - t3;
   out.inter_node_rows_dedup = inter_node_rows_dedup(plan, topo_.node_of_rank, topo_.rank);
   out.rows_sent = rows;
   out.rows_received = total_recv;

@@ -93,7 +93,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
       std::memcpy(meta_send_.data() + size_t(pos) * K * kMetaInts,
                   carrier_meta[g].data() + i * K * kMetaInts, size_t(K) * kMetaInts * 4);
     }
-  const double layout = MPI_Wtime() - t0;
+  const double layout = comm::monotonic_seconds() - t0;
 
   // ---- dispatch: carriers across nodes, then forwarding inside the node ---------------------
   const double t1 = phase_start(in, "dispatch");
@@ -143,7 +143,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
   recv2_.resize(n_recv2 * row);
   CHECK_MPI(MPI_Alltoallv(send2_.data(), c2.data(), d2.data(), row_type_, recv2_.data(), rc2.data(),
                           rd2.data(), row_type_, MPI_COMM_WORLD));
-  const double dispatch = MPI_Wtime() - t1;
+  const double dispatch = comm::monotonic_seconds() - t1;
 
   // ---- expert FFN ---------------------------------------------------------------------------
   const double t2 = phase_start(in, "ffn");
@@ -187,7 +187,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
   out.seconds.layout = layout;
   out.seconds.dispatch = dispatch;
   out.seconds.ffn = ffn_seconds;
-  out.seconds.combine = MPI_Wtime() - t3;
+  out.seconds.combine = comm::monotonic_seconds() - t3;
   out.rows_sent = T * K;  // (token, k) rows this rank's tokens need, as in the flat engine
   out.rows_received = n_recv2;
   out.send_rows.assign(R, 0);  // token rows sent per destination, both stages

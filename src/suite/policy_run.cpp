@@ -46,10 +46,10 @@ void balanced_routing(int rank, int tokens, int top_k, int num_slots, std::span<
 class Progress {
  public:
   Progress(bool enabled, std::string label, int total)
-      : enabled_(enabled), label_(std::move(label)), total_(total), t0_(MPI_Wtime()) {}
+      : enabled_(enabled), label_(std::move(label)), total_(total), t0_(comm::monotonic_seconds()) {}
   void update(int done) {
     if (!enabled_) return;
-    const double elapsed = MPI_Wtime() - t0_;
+    const double elapsed = comm::monotonic_seconds() - t0_;
     const double eta = done > 0 ? elapsed / done * (total_ - done) : 0.0;
     std::cerr << "\r  " << label_ << "  step " << done << "/" << total_ << "  ETA "
               << std::lround(eta) << " s   " << std::flush;
@@ -124,7 +124,7 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
       // On the GPU router, its device time (CUDA events); else the host time of route().
       const double gate = source.last_gate_device_seconds() >= 0
                               ? source.last_gate_device_seconds()
-                              : MPI_Wtime() - t0;
+                              : comm::monotonic_seconds() - t0;
       engine->run({&current.placement, l, hidden, ids, weights, K, int64_t(me) * T, &sync,
                    measured},
                   *ffn, out);
@@ -164,9 +164,9 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
     problem.current = current.placement;  // migration-aware policies start from it
     problem.max_moved_experts = s.max_moved_experts;
     problem.num_threads = 1;  // the ranks share the cores
-    const double t0 = MPI_Wtime();
+    const double t0 = comm::monotonic_seconds();
     PolicyResult next = policy.compute(problem);  // deterministic: identical on every rank
-    samples.placement_seconds.push_back(MPI_Wtime() - t0);
+    samples.placement_seconds.push_back(comm::monotonic_seconds() - t0);
     // Balance gained on the window's loads (the policy's own model), against what moves.
     double before = 0, after = 0;
     for (int l = 0; l < L; ++l) {
