@@ -45,6 +45,27 @@ double run_ffn_on_received(const LayerStepInput& in, LayerStepOutput& out, doubl
   return seconds;
 }
 
+std::vector<int64_t> rows_per_source(std::span<const int64_t> recv_slot_rows, int num_ranks,
+                                     int slots_per_rank) {
+  std::vector<int64_t> rows(num_ranks, 0);
+  for (int src = 0; src < num_ranks; ++src)
+    for (int s = 0; s < slots_per_rank; ++s)
+      rows[src] += recv_slot_rows[size_t(src) * slots_per_rank + s];
+  return rows;
+}
+
+void record_phases(LayerStepOutput& out, const double (&start)[4], double layout,
+                   double dispatch, double ffn) {
+  out.start.layout = start[0];
+  out.start.dispatch = start[1];
+  out.start.ffn = start[2];
+  out.start.combine = start[3];
+  out.seconds.layout = layout;
+  out.seconds.dispatch = dispatch;
+  out.seconds.ffn = ffn;
+  out.seconds.combine = comm::monotonic_seconds() - start[3];
+}
+
 // Offsets of a counts vector as MPI ints (counts are rows; a layer step stays far below 2^31).
 void to_counts(std::span<const int64_t> rows, std::vector<int>& counts, std::vector<int>& displs) {
   counts.resize(rows.size());
@@ -95,9 +116,7 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
   recv_slot_rows_.assign(static_cast<size_t>(R) * spr, 0);
   CHECK_MPI(MPI_Alltoall(plan.send_slot_rows.data(), spr, MPI_INT64_T, recv_slot_rows_.data(), spr,
                          MPI_INT64_T, MPI_COMM_WORLD));
-  std::vector<int64_t> recv_rows(R, 0);
-  for (int src = 0; src < R; ++src)
-    for (int s = 0; s < spr; ++s) recv_rows[src] += recv_slot_rows_[size_t(src) * spr + s];
+  const std::vector<int64_t> recv_rows = rows_per_source(recv_slot_rows_, R, spr);
   to_counts(plan.send_rows, send_counts_, send_displs_);
   to_counts(recv_rows, recv_counts_, recv_displs_);
   const int64_t total_recv = recv_displs_.back() + recv_counts_.back();
@@ -133,14 +152,7 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
       for (int h = 0; h < H; ++h) acc[h] += w * kernels::bf16_to_float(y[h]);
     }
   }
-  out.start.layout = t0;
-  out.start.dispatch = t1;
-  out.start.ffn = t2;
-  out.start.combine = t3;
-  out.seconds.layout = layout;
-  out.seconds.dispatch = dispatch;
-  out.seconds.ffn = ffn_seconds;
-  out.seconds.combine = comm::monotonic_seconds() - t3;
+  record_phases(out, {t0, t1, t2, t3}, layout, dispatch, ffn_seconds);
   out.inter_node_rows_dedup = inter_node_rows_dedup(plan, topo_.node_of_rank, topo_.rank);
   out.rows_sent = rows;
   out.rows_received = total_recv;

@@ -107,6 +107,12 @@ std::unique_ptr<LayerEngine> make_layer_engine(const std::string& comm, const st
 double phase_start(const LayerStepInput& in, const char* phase);
 // Counts (rows) as MPI ints with their displacements; throws beyond 2^31 rows.
 void to_counts(std::span<const int64_t> rows, std::vector<int>& counts, std::vector<int>& displs);
+// Rows arriving from each source rank: recv_slot_rows [ranks][slots_per_rank] summed over slots.
+std::vector<int64_t> rows_per_source(std::span<const int64_t> recv_slot_rows, int num_ranks,
+                                     int slots_per_rank);
+// The four engine-timed phases' start stamps and durations (combine ends now).
+void record_phases(LayerStepOutput& out, const double (&start)[4], double layout,
+                   double dispatch, double ffn);
 // Received rows (source-major, then slot: recv_slot_rows [ranks][slots]) -> regroup by local
 // slot, grouped SwiGLU, back into received order in `back`; then, when in.reference_gemm, the
 // reference GEMM on the same slot shapes into out.reference_gemm_seconds (after `ffn_end`, the

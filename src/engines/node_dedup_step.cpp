@@ -133,9 +133,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
   std::vector<int64_t> recv_slot_rows(slot_rows.size());
   CHECK_MPI(MPI_Alltoall(slot_rows.data(), spr, MPI_INT64_T, recv_slot_rows.data(), spr,
                          MPI_INT64_T, MPI_COMM_WORLD));
-  std::vector<int64_t> recv2(R, 0);
-  for (int src = 0; src < R; ++src)
-    for (int s = 0; s < spr; ++s) recv2[src] += recv_slot_rows[size_t(src) * spr + s];
+  const std::vector<int64_t> recv2 = rows_per_source(recv_slot_rows, R, spr);
   std::vector<int> c2, d2, rc2, rd2;
   to_counts(send2, c2, d2);
   to_counts(recv2, rc2, rd2);
@@ -180,14 +178,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
       for (int h = 0; h < H; ++h) acc[h] += kernels::bf16_to_float(p[h]);
     }
 
-  out.start.layout = t0;
-  out.start.dispatch = t1;
-  out.start.ffn = t2;
-  out.start.combine = t3;
-  out.seconds.layout = layout;
-  out.seconds.dispatch = dispatch;
-  out.seconds.ffn = ffn_seconds;
-  out.seconds.combine = comm::monotonic_seconds() - t3;
+  record_phases(out, {t0, t1, t2, t3}, layout, dispatch, ffn_seconds);
   out.rows_sent = T * K;  // (token, k) rows this rank's tokens need, as in the flat engine
   out.rows_received = n_recv2;
   out.send_rows.assign(R, 0);  // token rows sent per destination, both stages
