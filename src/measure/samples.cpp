@@ -70,7 +70,6 @@ GatheredRun gather_run(const RunSamples& s, const comm::Topology& topo,
     g.ref_end[p] = gather(ref_end, MPI_DOUBLE, R);
   }
   g.reference_gemm_seconds = gather(s.reference_gemm_seconds, MPI_DOUBLE, R);
-  g.ffn_seconds = gather(s.seconds[3], MPI_DOUBLE, R);
   g.rows_received = gather(s.rows_received, MPI_INT64_T, R);
   g.inter_dedup_rows = gather(s.inter_dedup_rows, MPI_INT64_T, R);
   g.count_exchange_us = gather(s.count_exchange_us, MPI_DOUBLE, R);
@@ -283,7 +282,8 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
         max_sent_all = std::max(max_sent_all, double(sent_all * row_bytes));
         rank_sent_off[r] += double(sent_off * row_bytes);
         dedup_sum += double(g.inter_dedup_rows[v.at(r, i)] * row_bytes);
-        const double ffn = g.ffn_seconds[v.at(r, i)], gemm = g.reference_gemm_seconds[v.at(r, i)];
+        const size_t at = v.at(r, i);
+        const double ffn = g.end[3][at] - g.start[3][at], gemm = g.reference_gemm_seconds[at];
         if (ffn > 0 && gemm > 0) {
           const double flops = double(g.rows_received[v.at(r, i)]) * shape.flops_per_row;
           ffn_vs_gemm.push_back(gemm / ffn);

@@ -66,7 +66,7 @@ struct GatheredRun {
   int num_ranks = 0, num_samples = 0, num_layers = 0;
   std::vector<int> layer, step;
   std::array<std::vector<double>, kNumPhases> start, end, ref_start, ref_end;
-  std::vector<double> reference_gemm_seconds, ffn_seconds;
+  std::vector<double> reference_gemm_seconds;
   std::vector<int64_t> rows_received, inter_dedup_rows, send_rows;
   std::array<int64_t, 5> direction_bytes{};  // summed over ranks and samples
   nlohmann::json verify;  // verify_summary_json() of this repetition

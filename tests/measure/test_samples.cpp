@@ -29,7 +29,6 @@ GatheredRun two_rank_sample() {
     g.ref_start[p] = {ref_start[p][0], ref_start[p][1]};
     g.ref_end[p] = {ref_end[p][0], ref_end[p][1]};
   }
-  g.ffn_seconds = {4, 1.5};
   g.reference_gemm_seconds = {2, 1.5};
   g.rows_received = {60, 40};
   g.inter_dedup_rows = {0, 0};
