@@ -1,21 +1,30 @@
 // GPU micro-benchmarks of the CUDA backend (CUDA-event timing, L2 flushed before every sample,
 // one untimed warm-up run; Google Benchmark's manual time):
 //   BM_GroupedFfn    SwiGLU over 8 local experts (DeepSeek-V3 expert: hidden 7168, ffn 2048),
+//                    8n rows split equally (skew:0) or zipf(1)-skewed (skew:1, same total),
 //                    TFLOP/s and the ratio to one dense cuBLAS bf16 GEMM of equal FLOPs
-//                    ([8n x 7168] · [7168 x 6144]); target >= 0.75 at >= 512 tokens per expert.
+//                    ([8n x 7168] · [7168 x 6144]); target >= 0.75 at >= 512 tokens per expert;
+//                    vs_slot_gemm: against reference_gemm_seconds (plain per-slot GEMMs).
 //   BM_Permute       tokens -> per-expert rows (top-8), BM_Combine: the weighted inverse.
 //                    GB/s = (bytes read + bytes written) / time, and the ratio to cudaMemcpy
 //                    device-to-device moving the same traffic; target >= 0.75.
 //   BM_Router        logits GEMM + sigmoid group-limited top-8 (256 experts, 8 groups, 4 kept).
-// Every row carries `wrong`: tokens failing the correctness check of the same run.
-// Without a usable CUDA device it prints "no CUDA device: skipped" and exits 0.
+// Every row carries `wrong`: tokens failing the correctness check of the same run. A CUDA or
+// cuBLAS error in one benchmark marks that row as an error (SkipWithError), the others still run.
+// --benchmark_list_tests works without a GPU. A --benchmark_filter that matches nothing is an
+// error (exit 1). Without a usable CUDA device it lists what the filter selects, prints
+// "no CUDA device: skipped" and exits 0, or 1 under EPBENCH_REQUIRE_GPU=1.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cuda/cuda_device.hpp"
@@ -44,6 +53,36 @@ const std::vector<bf16_t>& expert_weights(int slot) {
     kn::make_expert_weights(7, 0, slot, kDeepSeekV3Expert, cache[slot].data());
   }
   return cache[slot];
+}
+
+// Google Benchmark does not catch exceptions (one would abort the process and leave its JSON
+// unparsable): every benchmark body runs through this, which turns a throw into a row error.
+template <class Body>
+void guarded(benchmark::State& state, Body&& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
+// Rows per expert: equal, or zipf(1) over the experts with the same total (largest remainders).
+std::vector<int64_t> slot_offsets_for(int tokens_per_expert, bool skewed) {
+  std::vector<int64_t> counts(kLocalExperts, tokens_per_expert);
+  if (skewed) {
+    const int64_t total = int64_t{kLocalExperts} * tokens_per_expert;
+    double harmonic = 0;
+    for (int s = 0; s < kLocalExperts; ++s) harmonic += 1.0 / (s + 1);
+    int64_t assigned = 0;
+    for (int s = 0; s < kLocalExperts; ++s) {
+      counts[s] = std::max<int64_t>(1, std::llround(total / harmonic / (s + 1)));
+      assigned += counts[s];
+    }
+    counts[0] += total - assigned;  // the hottest expert absorbs the rounding
+  }
+  std::vector<int64_t> offsets(kLocalExperts + 1, 0);
+  for (int s = 0; s < kLocalExperts; ++s) offsets[s + 1] = offsets[s] + counts[s];
+  return offsets;
 }
 
 // Times `work` once per benchmark iteration with CUDA events after an L2 flush.
@@ -77,11 +116,13 @@ double median_ms(void* stream, kc::L2Flusher& flusher, Work&& work, int samples 
   return ms[ms.size() / 2];
 }
 
-void BM_GroupedFfn(benchmark::State& state) {
+void grouped_ffn(benchmark::State& state) {
   const int tokens_per_expert = static_cast<int>(state.range(0));
   const auto mode = state.range(1) == 0 ? kc::GemmMode::kGrouped : kc::GemmMode::kPerSlot;
+  const bool skewed = state.range(2) != 0;
   const kn::FfnShape shape = kDeepSeekV3Expert;
-  const int64_t rows = int64_t{kLocalExperts} * tokens_per_expert;
+  const std::vector<int64_t> offsets = slot_offsets_for(tokens_per_expert, skewed);
+  const int64_t rows = offsets.back();
   const int device = kc::current_device();
   kc::CudaStream stream;
   kc::L2Flusher flusher(device);
@@ -90,8 +131,7 @@ void BM_GroupedFfn(benchmark::State& state) {
   kc::CudaGroupedFfn ffn(shape, 1, kLocalExperts, device, mode);
   for (int slot = 0; slot < kLocalExperts; ++slot)
     ffn.set_slot_weights(0, slot, expert_weights(slot).data());
-  std::vector<int64_t> offsets(kLocalExperts + 1);
-  for (int s = 0; s <= kLocalExperts; ++s) offsets[s] = int64_t{s} * tokens_per_expert;
+  ffn.reserve_rows(rows);
   kc::DeviceBuffer x(sizeof(bf16_t) * rows * shape.hidden), y(sizeof(bf16_t) * rows * shape.hidden);
   kc::fill_random_bf16(x.as<bf16_t>(), rows * shape.hidden, 3, 1.0f, stream.get());
 
@@ -111,6 +151,10 @@ void BM_GroupedFfn(benchmark::State& state) {
   const double ffn_ms = median_ms(stream.get(), flusher, [&] {
     ffn.forward_device(0, x.data(), offsets.data(), y.data(), stream.get());
   });
+  stream.synchronize();
+  std::vector<double> slot_gemm_s;
+  for (int i = 0; i < 7; ++i) slot_gemm_s.push_back(ffn.reference_gemm_seconds(offsets));
+  std::nth_element(slot_gemm_s.begin(), slot_gemm_s.begin() + 3, slot_gemm_s.end());
 
   // Correctness: two tokens per expert against the double-precision reference.
   stream.synchronize();
@@ -132,9 +176,13 @@ void BM_GroupedFfn(benchmark::State& state) {
   state.counters["TFLOP/s"] = benchmark::Counter(flops * 1e-12, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["dense_TFLOP/s"] = flops * 1e-12 / (dense_ms * 1e-3);
   state.counters["vs_dense"] = dense_ms / ffn_ms;
+  state.counters["vs_slot_gemm"] = slot_gemm_s[3] * 1e3 / ffn_ms;
+  state.counters["hottest_rows"] = static_cast<double>(offsets[1] - offsets[0]);
   state.counters["wrong"] = static_cast<double>(wrong);
   state.SetLabel(kc::gemm_mode_name(ffn.gemm_mode()));
 }
+
+void BM_GroupedFfn(benchmark::State& state) { guarded(state, [&] { grouped_ffn(state); }); }
 
 // Routing of `tokens` tokens to kTopK distinct experts out of kNumExperts, rows by expert.
 struct PermuteSetup {
@@ -192,7 +240,7 @@ double memcpy_ms(double traffic_bytes, void* stream, kc::L2Flusher& flusher) {
   return median_ms(stream, flusher, [&] { kc::copy_async(dst.data(), src.data(), bytes, stream); });
 }
 
-void BM_Permute(benchmark::State& state) {
+void permute(benchmark::State& state) {
   kc::CudaStream stream;
   kc::L2Flusher flusher(kc::current_device());
   PermuteSetup setup(static_cast<int>(state.range(0)), kDeepSeekV3Expert.hidden, stream.get());
@@ -218,7 +266,9 @@ void BM_Permute(benchmark::State& state) {
   state.counters["wrong"] = static_cast<double>(wrong);
 }
 
-void BM_Combine(benchmark::State& state) {
+void BM_Permute(benchmark::State& state) { guarded(state, [&] { permute(state); }); }
+
+void combine(benchmark::State& state) {
   kc::CudaStream stream;
   kc::L2Flusher flusher(kc::current_device());
   PermuteSetup setup(static_cast<int>(state.range(0)), kDeepSeekV3Expert.hidden, stream.get());
@@ -254,7 +304,9 @@ void BM_Combine(benchmark::State& state) {
   state.counters["wrong"] = static_cast<double>(wrong);
 }
 
-void BM_Router(benchmark::State& state) {
+void BM_Combine(benchmark::State& state) { guarded(state, [&] { combine(state); }); }
+
+void router(benchmark::State& state) {
   kc::RouterShape shape;
   shape.num_tokens = static_cast<int>(state.range(0));
   shape.hidden = kDeepSeekV3Expert.hidden;
@@ -299,29 +351,62 @@ void BM_Router(benchmark::State& state) {
   state.counters["wrong"] = static_cast<double>(wrong);
 }
 
+void BM_Router(benchmark::State& state) { guarded(state, [&] { router(state); }); }
+
 BENCHMARK(BM_GroupedFfn)
-    ->ArgNames({"tokens_per_expert", "per_slot"})
-    ->ArgsProduct({{128, 512, 1024, 2048}, {0, 1}})
+    ->ArgNames({"tokens_per_expert", "per_slot", "skew"})
+    ->ArgsProduct({{128, 512, 2048}, {0, 1}, {0, 1}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Permute)->ArgName("tokens")->Arg(512)->Arg(2048)->Arg(4096)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Combine)->ArgName("tokens")->Arg(512)->Arg(2048)->Arg(4096)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Router)->ArgName("tokens")->Arg(4096)->Arg(16384)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
+bool gpu_required() {
+  const char* value = std::getenv("EPBENCH_REQUIRE_GPU");
+  return value != nullptr && *value != '\0' && std::string(value) != "0";
+}
+
+bool list_only(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--benchmark_list_tests" || arg == "--benchmark_list_tests=true" ||
+        arg == "--benchmark_list_tests=1")
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!kc::cuda_device_available()) {
+  const bool have_gpu = kc::cuda_device_available();
+  const bool listing = list_only(argc, argv);
+  // Without a GPU, list what the filter selects instead of running it: the names still show,
+  // and a filter matching nothing still fails.
+  std::vector<char*> args(argv, argv + argc);
+  std::string list_flag = "--benchmark_list_tests=true";
+  if (!have_gpu && !listing) args.push_back(list_flag.data());
+  int count = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  if (have_gpu && !listing) {
+    const int device = kc::select_device_for_local_rank();
+    benchmark::AddCustomContext("device", kc::device_description(device));
+    benchmark::AddCustomContext("cuda", kc::cuda_versions());
+  }
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  const size_t matched = benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  if (matched == 0) {
+    std::fprintf(stderr, "bench_gpu: --benchmark_filter=\"%s\" matches no benchmark\n",
+                 benchmark::GetBenchmarkFilter().c_str());
+    return 1;
+  }
+  if (!have_gpu && !listing) {
     std::printf("no CUDA device: skipped\n");
     std::fprintf(stderr, "bench_gpu: %s\n", kc::cuda_unavailable_reason().c_str());
-    return 0;
+    return gpu_required() ? 1 : 0;
   }
-  const int device = kc::select_device_for_local_rank();
-  benchmark::AddCustomContext("device", kc::device_description(device));
-  benchmark::AddCustomContext("cuda", kc::cuda_versions());
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
   return 0;
 }

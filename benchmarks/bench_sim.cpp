@@ -46,7 +46,7 @@ void BM_SimulatedLayerStep(benchmark::State& state) {
   StepTraffic traffic;
   uint64_t step = 0;
   for (auto _ : state) {
-    TrafficBuilder b(s.placement, 0, 8, ReplicaRule::kRoundRobin, 8, 4096, false, traffic);
+    TrafficBuilder b(s.placement, 0, 8, SplitModel::kRoundRobin, 8, 4096, false, traffic);
     for (int r = 0; r < s.gpus; ++r) {
       sample_counts(s.shares, 4096 * 8, step * 1000003 + r, counts);
       b.add_source_counts(r, counts, step * 7 + r);

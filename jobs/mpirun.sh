@@ -64,6 +64,8 @@ if [[ -n "$rpn" && " $* " != *" --ranks-per-node "* && " $* " != *" --ranks-per-
   ((np % rpn == 0)) || echo "mpirun.sh: warning: $np ranks do not fill nodes of $rpn evenly" >&2
   cmd+=(--ranks-per-node "$rpn")
 fi
+# Ranks never see a terminal under mpirun: ask for the progress line when this script has one.
+[[ -t 2 && " $* " != *" --progress "* ]] && cmd+=(--progress)
 cmd+=("$@")
 
 if ((dry_run)); then

@@ -49,7 +49,10 @@ int resolve_device([[maybe_unused]] const std::string& backend, int requested, i
 #ifdef EPBENCH_HAVE_CUDA
   if (backend == "cuda") {
     const int count = cuda::cuda_device_count();
-    return count > 0 ? wanted % count : 0;
+    if (count <= 0) return 0;
+    const int device = wanted % count;
+    cuda::set_device(device);
+    return device;
   }
 #endif
   return requested >= 0 ? wanted : 0;

@@ -26,7 +26,8 @@ std::string backend_unusable_reason(const std::string& backend);
 
 // The device ordinal a rank uses: `requested` when >= 0, else its local rank, modulo the devices
 // it can see (so per-task GPU binding, where each task sees one device, works too). 0 for host
-// backends.
+// backends. For "cuda" it also makes that device current right away, so that nothing later
+// (cuBLAS, NCCL, a DeviceGuard) creates a context on device 0 first.
 int resolve_device(const std::string& backend, int requested, int local_rank);
 
 // Creates the grouped FFN of one rank. `backend` is "kokkos" or "cuda"; `device` is the CUDA

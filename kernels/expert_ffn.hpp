@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 
 #include "bf16.hpp"
@@ -50,6 +51,10 @@ class GroupedFfn {
   // entries). Returns when y is complete.
   virtual void forward(int layer, const bf16_t* x, std::span<const int64_t> slot_offsets,
                        bf16_t* y) = 0;
+
+  // Allocates every workspace forward() (and reference_gemm_seconds()) needs for up to
+  // `max_total_rows` rows, so that no allocation happens while timing. Default: nothing to do.
+  virtual void reserve_rows(int64_t /*max_total_rows*/) {}
 
   // The FFN's efficiency baseline: the same per-slot GEMM shapes as forward() with these slot
   // offsets ([n_s][H]x[H][2F], then [n_s][F]x[F][H] per slot) on separate weights, with the

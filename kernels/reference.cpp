@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
@@ -12,26 +13,22 @@
 
 namespace epbench::kernels {
 
-void swiglu_reference(const bf16_t* weights, FfnShape shape, const float* x, int num_tokens,
-                      float* y) {
+void swiglu_reference_terms(const double* weights, FfnShape shape, const float* x,
+                            int num_tokens, double* g, double* h, double* y) {
   if (shape.hidden <= 0 || shape.ffn <= 0)
     throw std::invalid_argument("swiglu_reference: shape must be positive");
   if (num_tokens < 0) throw std::invalid_argument("swiglu_reference: negative num_tokens");
   if (num_tokens == 0) return;
   const int H = shape.hidden, F = shape.ffn, n = num_tokens;
   const size_t hf = static_cast<size_t>(H) * F;
-
-  // Weights and tokens in double: the products below then accumulate in double.
-  std::vector<double> w(3 * hf), xd(static_cast<size_t>(n) * H);
-  for (size_t i = 0; i < w.size(); ++i) w[i] = bf16_to_float(weights[i]);
-  for (size_t i = 0; i < xd.size(); ++i) xd[i] = x[i];
-  const double* w13 = w.data();     // [2F][H]: w1 rows then w3 rows
-  const double* w2 = w.data() + 2 * hf;  // [H][F]
+  const double* w13 = weights;           // [2F][H]: w1 rows then w3 rows
+  const double* w2 = weights + 2 * hf;   // [H][F]
+  // Tokens in double: the products below then accumulate in double.
+  std::vector<double> xd(x, x + static_cast<size_t>(n) * H);
 
   // g[t][0:F] = W1 x_t, g[t][F:2F] = W3 x_t
-  std::vector<double> g(static_cast<size_t>(n) * 2 * F), h(static_cast<size_t>(n) * F);
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2 * F, H, 1.0, xd.data(), H, w13, H,
-              0.0, g.data(), 2 * F);
+              0.0, g, 2 * F);
   for (int t = 0; t < n; ++t) {
     for (int f = 0; f < F; ++f) {
       const double a = g[static_cast<size_t>(t) * 2 * F + f];
@@ -39,9 +36,18 @@ void swiglu_reference(const bf16_t* weights, FfnShape shape, const float* x, int
       h[static_cast<size_t>(t) * F + f] = a / (1.0 + std::exp(-a)) * b;
     }
   }
-  std::vector<double> yd(static_cast<size_t>(n) * H);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, H, F, 1.0, h.data(), F, w2, F, 0.0,
-              yd.data(), H);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, H, F, 1.0, h, F, w2, F, 0.0, y, H);
+}
+
+void swiglu_reference(const bf16_t* weights, FfnShape shape, const float* x, int num_tokens,
+                      float* y) {
+  if (shape.hidden <= 0 || shape.ffn <= 0)
+    throw std::invalid_argument("swiglu_reference: shape must be positive");
+  const size_t n = static_cast<size_t>(std::max(num_tokens, 0));
+  std::vector<double> w(shape.weight_elems()), g(n * 2 * shape.ffn), h(n * shape.ffn),
+      yd(n * shape.hidden);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = bf16_to_float(weights[i]);
+  swiglu_reference_terms(w.data(), shape, x, num_tokens, g.data(), h.data(), yd.data());
   for (size_t i = 0; i < yd.size(); ++i) y[i] = static_cast<float>(yd[i]);
 }
 

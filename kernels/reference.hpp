@@ -7,8 +7,16 @@
 #include <cstdint>
 
 #include "bf16.hpp"
+#include "expert_ffn.hpp"
 
 namespace epbench::kernels {
+
+// swiglu_reference on weights already converted to double (the layout of expert_ffn.hpp), with
+// its intermediates kept, for error analysis (the suite's verification bounds rounding from
+// them): g = [W1 x | W3 x] ([n][2F]), h = silu(W1 x) ⊙ W3 x ([n][F]) and y = W2 h ([n][H]).
+// Caller-provided buffers of those sizes.
+void swiglu_reference_terms(const double* weights, FfnShape shape, const float* x,
+                            int num_tokens, double* g, double* h, double* y);
 
 // Largest accepted per-token relative error  ||y - y_ref||_2 / ||y_ref||_2  of a bf16 backend.
 inline constexpr double kBf16OutputRelTol = 2e-2;

@@ -342,7 +342,12 @@ def main():
         print(f"plot.py: error: no {SCHEMA} v{VERSION} file under {args.results_dir}",
               file=sys.stderr)
         return 2
-    os.makedirs(args.outdir, exist_ok=True)
+    try:
+        os.makedirs(args.outdir, exist_ok=True)
+    except OSError as e:  # a file in the way, no permission: one line, exit 2 (bad input)
+        print(f"plot.py: error: cannot create output folder {args.outdir}: {e.strerror}",
+              file=sys.stderr)
+        return 2
     made = []
     for plot in (plot_scaling, plot_balancedness, plot_rank_load, plot_phases, plot_comparisons,
                  plot_sim_scaling):

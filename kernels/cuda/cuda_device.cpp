@@ -133,6 +133,24 @@ size_t l2_cache_bytes(int device) {
   return static_cast<size_t>(bytes);
 }
 
+std::string device_uuid(int device) {
+  cudaDeviceProp prop{};
+  CHECK_CUDA(cudaGetDeviceProperties(&prop, device));
+  std::string hex;
+  char digits[3];
+  for (unsigned char byte : prop.uuid.bytes) {
+    std::snprintf(digits, sizeof digits, "%02x", byte);
+    hex += digits;
+  }
+  return hex;
+}
+
+size_t device_free_bytes() {
+  size_t free_bytes = 0, total_bytes = 0;
+  CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return free_bytes;
+}
+
 void device_synchronize() { CHECK_CUDA(cudaDeviceSynchronize()); }
 
 // ---- CudaStream ---------------------------------------------------------------------------------
@@ -167,16 +185,24 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
   std::swap(bytes_, other.bytes_);
   return *this;
 }
+// upload/download/zero are complete when they return, for work on *any* stream: a pageable
+// cudaMemcpy host-to-device returns once the bytes are staged (the DMA may still run) and
+// cudaMemset is asynchronous, both on the legacy stream, which non-blocking streams do not wait
+// for. So each synchronizes the legacy stream before returning.
 void DeviceBuffer::upload(const void* host, size_t bytes) {
   if (bytes > bytes_) throw std::out_of_range("DeviceBuffer::upload: more bytes than the buffer");
-  if (bytes > 0) CHECK_CUDA(cudaMemcpy(ptr_, host, bytes, cudaMemcpyHostToDevice));
+  if (bytes == 0) return;
+  CHECK_CUDA(cudaMemcpy(ptr_, host, bytes, cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaStreamSynchronize(cudaStreamLegacy));
 }
 void DeviceBuffer::download(void* host, size_t bytes) const {
   if (bytes > bytes_) throw std::out_of_range("DeviceBuffer::download: more bytes than the buffer");
   if (bytes > 0) CHECK_CUDA(cudaMemcpy(host, ptr_, bytes, cudaMemcpyDeviceToHost));
 }
 void DeviceBuffer::zero() {
-  if (bytes_ > 0) CHECK_CUDA(cudaMemset(ptr_, 0, bytes_));
+  if (bytes_ == 0) return;
+  CHECK_CUDA(cudaMemset(ptr_, 0, bytes_));
+  CHECK_CUDA(cudaStreamSynchronize(cudaStreamLegacy));
 }
 
 // ---- PinnedBuffer -------------------------------------------------------------------------------

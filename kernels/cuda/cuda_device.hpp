@@ -30,6 +30,11 @@ std::string device_description(int device);
 // "cudart 13000, driver 13000, cuBLAS 130100"; driver part omitted when there is no driver.
 std::string cuda_versions();
 size_t l2_cache_bytes(int device);
+// The device's UUID as 32 hex digits (cudaDeviceProp::uuid): tells whether two ranks share a GPU
+// whatever CUDA_VISIBLE_DEVICES each sees.
+std::string device_uuid(int device);
+// Free bytes on the current device (cudaMemGetInfo).
+size_t device_free_bytes();
 void device_synchronize();
 
 // ---- RAII handles (move-only) -------------------------------------------------------------------
@@ -62,7 +67,8 @@ class DeviceBuffer {
   template <class T>
   T* as() const { return static_cast<T*>(ptr_); }
   size_t bytes() const { return bytes_; }
-  // Synchronous copies (whole-buffer prefix of `bytes`).
+  // Synchronous copies (whole-buffer prefix of `bytes`): complete when they return, so work on
+  // any stream, non-blocking ones included, sees the bytes. Not for timed regions.
   void upload(const void* host, size_t bytes);
   void download(void* host, size_t bytes) const;
   void zero();

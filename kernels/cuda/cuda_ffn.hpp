@@ -42,10 +42,16 @@ class CudaGroupedFfn final : public GroupedFfn {
   // The mode actually used by the last forward ("grouped" or "per-slot").
   GemmMode gemm_mode() const;
 
+  // Complete when they return; ordered after any forward enqueued before (on any stream).
   void set_slot_weights(int layer, int slot, const bf16_t* weights) override;
   void get_slot_weights(int layer, int slot, bf16_t* out) const override;
   // Device pointer to one slot's weights (3·H·F bf16, layout of expert_ffn.hpp).
   const bf16_t* slot_weights_device(int layer, int slot) const;
+
+  // Allocates the GEMM workspaces (G, H), the host-path staging buffers and the reference GEMM's
+  // buffers for up to `max_total_rows` rows (capped at half the free device memory); grow-only.
+  // Call before timing.
+  void reserve_rows(int64_t max_total_rows) override;
 
   // Host buffers; synchronous (see GroupedFfn::forward).
   void forward(int layer, const bf16_t* x, std::span<const int64_t> slot_offsets,
@@ -54,8 +60,22 @@ class CudaGroupedFfn final : public GroupedFfn {
   // Device buffers x, y: [slot_offsets_host[num_slots]][H] bf16, grouped by slot as in
   // forward(). Enqueued on `stream` (a cudaStream_t; nullptr = default stream); returns without
   // waiting. slot_offsets_host is read before returning. Not thread-safe per object.
+  // = prepare_device + run_prepared.
   void forward_device(int layer, const void* x_dev, const int64_t* slot_offsets_host, void* y_dev,
                       void* stream);
+  // The host half of forward_device: checks the offsets, builds the GEMM groups and enqueues the
+  // upload of the per-slot pointer arrays on `stream` (from a pinned mirror). Allocates only if
+  // reserve_rows() did not cover the rows.
+  void prepare_device(int layer, const void* x_dev, const int64_t* slot_offsets_host, void* y_dev,
+                      void* stream);
+  // The device half: enqueues the two GEMM stages and SiLU·mul of the last prepare_device on
+  // `stream` (the same stream, or one ordered after it). No allocation, copy or host wait.
+  void run_prepared(void* stream);
+
+  // cuBLAS bf16 GEMMs (fp32 accumulate) of the same per-slot shapes on separate weights, timed
+  // with CUDA events on the FFN's own stream after it waited for the last forward; buffers are
+  // allocated (and filled with random values) before the timed region. Seconds.
+  double reference_gemm_seconds(std::span<const int64_t> slot_offsets) override;
 
  private:
   struct Impl;

@@ -23,7 +23,8 @@ int grid_for(int64_t n) {
 __device__ inline float silu(float v) { return v / (1.0f + __expf(-v)); }
 
 // Vector path: 8 bf16 of G1 and of G3 per thread and step (ffn % 8 == 0).
-__global__ void silu_mul_vector_kernel(const __nv_bfloat16* __restrict__ g, int64_t rows, int ffn,
+__global__ void __launch_bounds__(kThreads)
+silu_mul_vector_kernel(const __nv_bfloat16* __restrict__ g, int64_t rows, int ffn,
                                        __nv_bfloat16* __restrict__ h) {
   const int vectors_per_row = ffn / 8;
   const int64_t total = rows * vectors_per_row;
@@ -48,7 +49,8 @@ __global__ void silu_mul_vector_kernel(const __nv_bfloat16* __restrict__ g, int6
   }
 }
 
-__global__ void silu_mul_scalar_kernel(const __nv_bfloat16* __restrict__ g, int64_t rows, int ffn,
+__global__ void __launch_bounds__(kThreads)
+silu_mul_scalar_kernel(const __nv_bfloat16* __restrict__ g, int64_t rows, int ffn,
                                        __nv_bfloat16* __restrict__ h) {
   const int64_t total = rows * ffn;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
@@ -61,14 +63,16 @@ __global__ void silu_mul_scalar_kernel(const __nv_bfloat16* __restrict__ g, int6
   }
 }
 
-__global__ void float_to_bf16_kernel(const float* __restrict__ in, int64_t n,
+__global__ void __launch_bounds__(kThreads)
+float_to_bf16_kernel(const float* __restrict__ in, int64_t n,
                                      __nv_bfloat16* __restrict__ out) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x)
     out[i] = __float2bfloat16_rn(in[i]);
 }
 
-__global__ void bf16_to_float_kernel(const __nv_bfloat16* __restrict__ in, int64_t n,
+__global__ void __launch_bounds__(kThreads)
+bf16_to_float_kernel(const __nv_bfloat16* __restrict__ in, int64_t n,
                                      float* __restrict__ out) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x)
@@ -82,7 +86,8 @@ __device__ inline uint64_t splitmix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-__global__ void fill_random_bf16_kernel(__nv_bfloat16* __restrict__ out, int64_t n, uint64_t seed,
+__global__ void __launch_bounds__(kThreads)
+fill_random_bf16_kernel(__nv_bfloat16* __restrict__ out, int64_t n, uint64_t seed,
                                         float scale) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x) {

@@ -14,7 +14,7 @@ namespace epbench::kernels::cuda {
 namespace {
 
 constexpr int kHistogramThreads = 256;
-constexpr int kScanThreads = 1024;
+constexpr int kScanThreads = 256;  // one block; 1024 threads needed 91 registers (> 64 per thread)
 constexpr int kAssignThreads = 256;
 constexpr int kRowThreads = 256;
 constexpr int kMaxSharedBins = 8192;  // 32 KiB of shared counters per block
@@ -26,7 +26,8 @@ int grid_for(int64_t n, int threads, int max_blocks = 4096) {
   return static_cast<int>(blocks < 1 ? 1 : (blocks > max_blocks ? max_blocks : blocks));
 }
 
-__global__ void histogram_shared_kernel(const int32_t* __restrict__ keys, int64_t n, int num_bins,
+__global__ void __launch_bounds__(kHistogramThreads)
+histogram_shared_kernel(const int32_t* __restrict__ keys, int64_t n, int num_bins,
                                         int32_t* __restrict__ counts) {
   extern __shared__ int32_t local[];
   for (int b = threadIdx.x; b < num_bins; b += blockDim.x) local[b] = 0;
@@ -41,7 +42,8 @@ __global__ void histogram_shared_kernel(const int32_t* __restrict__ keys, int64_
     if (local[b] != 0) atomicAdd(&counts[b], local[b]);
 }
 
-__global__ void histogram_global_kernel(const int32_t* __restrict__ keys, int64_t n, int num_bins,
+__global__ void __launch_bounds__(kHistogramThreads)
+histogram_global_kernel(const int32_t* __restrict__ keys, int64_t n, int num_bins,
                                         int32_t* __restrict__ counts) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x) {
@@ -51,7 +53,8 @@ __global__ void histogram_global_kernel(const int32_t* __restrict__ keys, int64_
 }
 
 // One block; chunks of kScanThreads carried forward.
-__global__ void exclusive_scan_kernel(const int32_t* __restrict__ counts, int num_bins,
+__global__ void __launch_bounds__(kScanThreads)
+exclusive_scan_kernel(const int32_t* __restrict__ counts, int num_bins,
                                       int64_t* __restrict__ offsets) {
   using BlockScan = cub::BlockScan<int64_t, kScanThreads>;
   __shared__ typename BlockScan::TempStorage temp;
@@ -69,7 +72,8 @@ __global__ void exclusive_scan_kernel(const int32_t* __restrict__ counts, int nu
 }
 
 // Block b walks all keys in order and numbers those equal to b: stable by construction.
-__global__ void assign_rows_kernel(const int32_t* __restrict__ keys, int64_t n, int num_bins,
+__global__ void __launch_bounds__(kAssignThreads)
+assign_rows_kernel(const int32_t* __restrict__ keys, int64_t n, int num_bins,
                                    const int64_t* __restrict__ offsets, int32_t* __restrict__ rows) {
   using BlockScan = cub::BlockScan<int, kAssignThreads>;
   __shared__ typename BlockScan::TempStorage temp;
@@ -90,7 +94,8 @@ __global__ void assign_rows_kernel(const int32_t* __restrict__ keys, int64_t n, 
 }
 
 template <bool kVector>
-__global__ void permute_kernel(const __nv_bfloat16* __restrict__ x, int hidden, int top_k,
+__global__ void __launch_bounds__(kRowThreads)
+permute_kernel(const __nv_bfloat16* __restrict__ x, int hidden, int top_k,
                                const int32_t* __restrict__ rows, __nv_bfloat16* __restrict__ out) {
   const int64_t token = blockIdx.x;
   const int32_t* token_rows = rows + token * top_k;
@@ -117,7 +122,8 @@ __global__ void permute_kernel(const __nv_bfloat16* __restrict__ x, int hidden, 
 }
 
 template <bool kVector>
-__global__ void unpermute_combine_kernel(const __nv_bfloat16* __restrict__ y, int hidden, int top_k,
+__global__ void __launch_bounds__(kRowThreads)
+unpermute_combine_kernel(const __nv_bfloat16* __restrict__ y, int hidden, int top_k,
                                          const int32_t* __restrict__ rows,
                                          const float* __restrict__ weights,
                                          __nv_bfloat16* __restrict__ out) {

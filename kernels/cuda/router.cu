@@ -16,6 +16,7 @@ namespace epbench::kernels::cuda {
 namespace {
 
 constexpr int kWarpsPerBlock = 4;
+constexpr int kRouterThreads = kWarpsPerBlock * 32;
 constexpr unsigned kFullMask = 0xffffffffu;
 
 // Warp-wide argmax of (value, index): larger value wins, the lower index on equal values.
@@ -41,7 +42,8 @@ __device__ inline float warp_sum(float value) {
   return value;
 }
 
-__global__ void router_topk_kernel(RouterShape shape, const float* __restrict__ logits,
+__global__ void __launch_bounds__(kRouterThreads)
+router_topk_kernel(RouterShape shape, const float* __restrict__ logits,
                                    const float* __restrict__ bias, int32_t* __restrict__ topk_ids,
                                    float* __restrict__ topk_weights) {
   extern __shared__ float shared[];
@@ -180,7 +182,7 @@ void router_topk(const RouterShape& shape, const float* logits, const float* bia
   if (shape.num_tokens == 0) return;
   const int blocks = (shape.num_tokens + kWarpsPerBlock - 1) / kWarpsPerBlock;
   const size_t shared_bytes = sizeof(float) * 2 * shape.num_experts * kWarpsPerBlock;
-  router_topk_kernel<<<blocks, kWarpsPerBlock * 32, shared_bytes,
+  router_topk_kernel<<<blocks, kRouterThreads, shared_bytes,
                        static_cast<cudaStream_t>(stream)>>>(shape, logits, bias, topk_ids,
                                                             topk_weights);
   CHECK_CUDA_LAUNCH();

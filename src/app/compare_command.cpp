@@ -25,7 +25,7 @@ void run_compare(const CompareOptions& opt) {
   Comparison cmp = compare_results(std::move(files), opt.metrics);
   Report report = comparison_report(cmp);
   for (const auto& s : skipped)
-    report.footer.push_back("skipped " + s + " (not an epbench.results file)");
+    report.footer.push_back("skipped " + s);
   reporter->write(report, std::cout);
 }
 

@@ -8,6 +8,7 @@
 #include "app/plot_command.hpp"
 #include "app/run_command.hpp"
 #include "app/simulate_command.hpp"
+#include "app/split_command.hpp"
 #include "app/validate_command.hpp"
 #include "app/version.hpp"
 #include "common/error.hpp"
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   epbench::add_plot_command(app);
   epbench::add_simulate_command(app, std::vector<std::string>(argv, argv + argc));
   epbench::add_calibrate_command(app);
+  epbench::add_split_command(app);
   // Under mpirun/srun every rank parses the same flags: only the first rank prints errors.
   const bool prints = epbench::launcher_rank() == 0;
   try {

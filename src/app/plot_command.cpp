@@ -32,6 +32,8 @@ void run_plot(const PlotOptions& opt) {
   std::error_code ec;
   require_input(fs::exists(opt.results_dir, ec),
                 "cannot read " + opt.results_dir + ": no such file or folder");
+  require_input(!fs::exists(opt.output_dir, ec) || fs::is_directory(opt.output_dir, ec),
+                "cannot write plots to " + opt.output_dir + ": it is a file, not a folder");
   require_input(fs::exists(opt.script, ec),
                 "plot script " + opt.script + " not found (give --script PATH)");
   std::vector<std::string> args = {opt.python, opt.script, opt.results_dir, "-o", opt.output_dir};

@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,12 +18,16 @@
 #include "comm/mpi_comm.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "dispatch/replica_rule.hpp"
 #include "comm/step_sync.hpp"
+#include "gating/skew.hpp"
 #include "measure/context.hpp"
 #include "measure/report.hpp"
+#include "measure/traffic_matrix.hpp"
 #include "placement/policy.hpp"
 #include "results/schema.hpp"
 #include "suite/policy_run.hpp"
+#include "suite/memory_estimate.hpp"
 #include "suite/scenario.hpp"
 #include "suite/token_source.hpp"
 
@@ -31,19 +36,16 @@ namespace {
 
 struct RunOptions {
   std::string output, output_dir = "results/local";
+  std::string traffic_matrix;  // nccl-tests alltoallv matrix file of the dispatch (per policy)
   int ranks_per_node = 0, device = -1;
   bool no_phase_barriers = false;
+  bool progress = false;  // --progress: rank 0 shows step i/N and an ETA on stderr
   std::vector<std::string> argv;
   ScenarioFlags scenario;
 };
 
-// Memory the expert weights and buffers of one rank need, against what its node has.
+// Memory every buffer of one rank needs (suite/memory_estimate.hpp), against what its node has.
 void check_memory(const Scenario& s, const comm::Topology& topo) {
-  const double slots = double(s.model.num_experts + s.redundant_experts_for(topo.num_ranks)) /
-                       topo.num_ranks + 1;
-  const double weights = double(s.num_layers) * slots * 3.0 * s.model.hidden * s.model.ffn;
-  const double bytes = weights * (4 + 2 + 2) +  // fp32 weights, bf16 snapshot and transfer
-                       12.0 * s.tokens_per_rank * s.model.top_k * s.model.hidden * 2;
   std::ifstream in("/proc/meminfo");
   std::string key;
   double kib = 0;
@@ -54,22 +56,56 @@ void check_memory(const Scenario& s, const comm::Topology& topo) {
     }
     in.ignore(1 << 12, '\n');
   }
-  if (kib <= 0 || s.backend != "kokkos") return;
-  const double per_rank = kib * 1024.0 / topo.ranks_per_node;
-  require_input(bytes <= 0.9 * per_rank,
-                "scenario needs about " + std::to_string(int(bytes / (1 << 20))) +
-                    " MiB per rank but each of the " + std::to_string(topo.ranks_per_node) +
-                    " ranks on this node has about " + std::to_string(int(per_rank / (1 << 20))) +
-                    " MiB available: use fewer --layers, fewer tokens or more ranks");
+  if (kib <= 0) return;
+  require_rank_memory(s, topo.num_ranks, topo.ranks_per_node, kib * 1024.0,
+                      /*weights_on_host=*/s.backend == "kokkos");
+}
+
+// A job id as a file-name part: only [A-Za-z0-9._-], anything else becomes '_', so
+// SLURM_JOB_ID=x/../../y cannot move the file out of the output folder.
+std::string file_name_part(const std::string& text) {
+  std::string out = text.substr(0, 64);
+  for (char& ch : out)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != '_')
+      ch = '_';
+  return out.empty() || out == "." || out == ".." ? "_" : out;
 }
 
 std::filesystem::path results_path(const RunOptions& opt, const Scenario& s, int num_ranks) {
   if (!opt.output.empty()) return opt.output;
   const char* job = std::getenv("SLURM_JOB_ID");
-  const std::string id = job ? std::string(job) : std::to_string(::getpid());
+  const std::string id = job ? file_name_part(job) : std::to_string(::getpid());
   return std::filesystem::path(opt.output_dir) /
          ("epbench-" + s.name + "-np" + std::to_string(num_ranks) + "-" +
           utc_timestamp("%Y%m%dT%H%M%SZ") + "-" + id + ".json");
+}
+
+// --traffic-matrix FILE: FILE for one policy, else FILE with ".POLICY" before its extension.
+std::filesystem::path traffic_matrix_path(const RunOptions& opt, const Scenario& s,
+                                          const std::string& policy) {
+  std::filesystem::path path = opt.traffic_matrix;
+  if (s.policies.size() > 1)
+    path.replace_filename(path.stem().string() + "." + policy + path.extension().string());
+  return path;
+}
+
+// Rank 0: the measured dispatch byte matrix whose bottleneck is the median, as nccl-tests'
+// alltoallv reads it (docs/suite.md, "Replaying the traffic in nccl-tests").
+void write_traffic_matrix(const RunOptions& opt, const Scenario& s, const std::string& policy,
+                          const GatheredRun& run) {
+  const int R = run.num_ranks;
+  std::vector<ByteMatrix> matrices;
+  for (int i = 0; i < run.num_samples; ++i)
+    matrices.push_back(byte_matrix_from_rows(
+        std::span<const int64_t>(run.send_rows.data() + size_t(i) * R * R, size_t(R) * R), R,
+        int64_t(s.model.hidden) * 2));
+  const ByteMatrix m = choose_byte_matrix(matrices, R, MatrixChoice::kMedianSample);
+  const auto path = traffic_matrix_path(opt, s, policy);
+  write_nccl_tests_alltoallv_matrix(path, m, R);
+  const int64_t bytes = nccl_tests_alltoallv_buffer_bytes(m, R);
+  std::cout << "# traffic matrix (" << policy << ", median-bottleneck dispatch): " << path.string()
+            << "  replay: NCCL_TESTS_ALLTOALLV_MATRIX_FILE=" << path.string() << " alltoallv_perf -b "
+            << bytes << " -e " << bytes << " -a 3 (np " << R << ")\n";
 }
 
 // Runs `check` on every rank and agrees; on failure rank 0 prints and every rank exits 2.
@@ -121,22 +157,30 @@ void run_suite(RunOptions& opt) {
   std::filesystem::path path;
   agreed([&] {
     s = build_scenario(opt.scenario);
-    if (opt.no_phase_barriers) s.phase_barriers = false;
+    if (opt.no_phase_barriers) {
+      s.phase_barriers = false;
+      s.validate();
+    }
   });
   agreed([&] {
     const std::string err = comm::detect_topology(opt.ranks_per_node, &topo);
     require_input(err.empty(), err);
   });
   agreed([&] {
-    s.validate_for(topo.num_ranks);
+    s.validate_for(topo.num_ranks, topo.num_nodes);
+    // Before any step: a run must not be lost to an output path found bad at the end.
+    if (topo.rank == 0) {
+      path = results_path(opt, s, topo.num_ranks);
+      check_output_path(path);
+    }
     const std::string unusable = kernels::backend_unusable_reason(s.backend);
     require_input(unusable.empty(), unusable);
     check_memory(s, topo);
     source = std::make_unique<TokenSource>(s, topo.num_ranks);
     if (topo.rank == 0) {
-      path = results_path(opt, s, topo.num_ranks);
-      require_input(!std::filesystem::exists(path),
-                    "results file " + path.string() + " exists: never overwritten");
+      for (const std::string& policy : s.policies)
+        if (!opt.traffic_matrix.empty())
+          check_output_path(traffic_matrix_path(opt, s, policy));
     }
   });
   if (!std::getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(1);
@@ -146,8 +190,10 @@ void run_suite(RunOptions& opt) {
   nlohmann::json doc = {{"schema", "epbench.results"}, {"schema_version", kResultsSchemaVersion}};
   if (topo.rank == 0) doc["runs"] = nlohmann::json::array();
   const comm::StepSync sync(s.phase_barriers, s.step_timeout_s);
+  // Under mpirun a rank's stderr is never a terminal: jobs/mpirun.sh passes --progress when its
+  // own is.
   RunControl control{&sync, comm::clock_offsets(), device, 0,
-                     topo.rank == 0 && ::isatty(STDERR_FILENO) == 1};
+                     topo.rank == 0 && (opt.progress || ::isatty(STDERR_FILENO) == 1)};
   // Every policy runs `repeat` times, interleaved (A B A B ...), so drift hits all alike.
   std::vector<std::vector<PolicyRun>> runs(s.policies.size());
   for (int rep = 0; rep < s.repeat; ++rep)
@@ -164,6 +210,19 @@ void run_suite(RunOptions& opt) {
   doc["scenario"] = s.to_json();
   if (!s.label.empty()) doc["label"] = s.label;
   print_run_report(doc, std::cout);
+  try {  // never write a file our own validator (and so compare) would refuse
+    validate_results(doc, path.string());
+  } catch (const InputError& e) {
+    std::filesystem::path invalid = path;
+    invalid += ".invalid";
+    write_file_atomic(invalid, doc.dump(1) + "\n", /*overwrite=*/false);
+    std::cerr << "epbench: failure: the results do not pass validation (a bug): " << e.what()
+              << "; kept as " << invalid.string() << std::endl;
+    throw ExitRequest{kExitFailure};
+  }
+  if (!opt.traffic_matrix.empty())
+    for (size_t p = 0; p < s.policies.size(); ++p)
+      write_traffic_matrix(opt, s, s.policies[p], runs[p].front().gathered);
   write_file_atomic(path, doc.dump(1) + "\n", /*overwrite=*/false);
   std::cout << "# results: " << path.string() << std::endl;
   int64_t wrong = 0;
@@ -193,13 +252,21 @@ void add_run_command(CLI::App& app, std::vector<std::string> argv) {
       "run", "Run the MoE expert-parallel suite under mpirun/srun (gate, dispatch, FFN, combine)");
   RunOptions& o = *opt;
   add_scenario_flags(cmd, o.scenario);
+  cmd->add_flag("--progress", o.progress,
+                "Show policy, step i/N and an ETA on rank 0's stderr (default: when it is a "
+                "terminal, which it never is under mpirun; jobs/mpirun.sh adds this flag then)");
   cmd->add_flag("--no-phase-barriers", o.no_phase_barriers,
                 "Pipelined step: no barriers between phases (only the step total is reported)");
   cmd->add_option("--ranks-per-node", o.ranks_per_node,
-                  "Emulate nodes of this many ranks (default: SLURM_NODEID, else host names)");
+                  "Emulate nodes of this many ranks (default: SLURM_NODEID, else host names)")
+      ->check(kNonNegative);
   cmd->add_option("--device", o.device, "GPU ordinal (default: local rank)");
   cmd->add_option("--output-dir", o.output_dir, "Folder for the results file")->capture_default_str();
   cmd->add_option("--output", o.output, "Exact results file path (never overwritten)");
+  cmd->add_option("--traffic-matrix", o.traffic_matrix,
+                  "Write the dispatch byte matrix (the median-bottleneck sample) for nccl-tests' "
+                  "alltoallv (NCCL_TESTS_ALLTOALLV_MATRIX_FILE); FILE.POLICY.ext per policy when "
+                  "several run");
   cmd->callback([opt] { run(*opt); });
 }
 

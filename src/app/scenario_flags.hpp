@@ -19,6 +19,9 @@ struct ScenarioFlags {
   std::vector<std::pair<CLI::Option*, std::function<void(Scenario&)>>> overrides;
 };
 
+// Refuses a leading minus sign (CLI11 would wrap "-1" for unsigned options).
+extern const CLI::Validator kNonNegative;
+
 // Registers the flags on `cmd`; `flags` must outlive the command (it holds the parsed values).
 void add_scenario_flags(CLI::App* cmd, ScenarioFlags& flags);
 // Preset -> scenario file -> flags that were given; Scenario::validate(). InputError on bad input.

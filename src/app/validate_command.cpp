@@ -19,8 +19,8 @@ void add_validate_command(CLI::App& app) {
     for (const ResultsPath& p : expand_results_paths(*files)) {
       std::vector<std::string> skipped;
       load_results_paths({p}, &skipped);
-      std::cout << (skipped.empty() ? "ok " : "skip ") << p.path.string()
-                << (skipped.empty() ? "" : " (not an epbench.results file)") << "\n";
+      std::cout << (skipped.empty() ? "ok " + p.path.string() : "skip " + skipped.front())
+                << "\n";
     }
   });
 }

@@ -7,20 +7,11 @@
 
 namespace epbench {
 
-ReplicaRule parse_replica_rule(const std::string& name) {
-  if (name == "round-robin") return ReplicaRule::kRoundRobin;
-  if (name == "same-node") return ReplicaRule::kSameNode;
-  throw InputError("unknown replica rule \"" + name + "\" (known: round-robin, same-node)");
-}
-
-std::string to_string(ReplicaRule rule) {
-  return rule == ReplicaRule::kRoundRobin ? "round-robin" : "same-node";
-}
-
 DispatchPlan build_dispatch_plan(const Placement& placement, int layer,
                                  std::span<const int32_t> topk_ids, int top_k, int my_rank,
                                  int64_t first_token_id, std::span<const int> node_of_rank,
-                                 ReplicaRule rule) {
+                                 const ReplicaRule& rule,
+                                 std::span<const int64_t> rank_expert_rows) {
   DispatchPlan plan;
   plan.num_ranks = placement.num_gpus();
   plan.slots_per_rank = placement.slots_per_gpu();
@@ -32,29 +23,24 @@ DispatchPlan build_dispatch_plan(const Placement& placement, int layer,
   plan.send_rows.assign(plan.num_ranks, 0);
   plan.send_slot_rows.assign(static_cast<size_t>(plan.num_ranks) * spr, 0);
   const int my_node = node_of_rank[my_rank];
-
-  // Replicas on my node, per expert, computed once per plan (only for same-node).
-  std::vector<std::vector<int32_t>> local_replicas;
-  if (rule == ReplicaRule::kSameNode) {
-    local_replicas.resize(placement.num_experts());
-    for (int e = 0; e < placement.num_experts(); ++e)
-      for (int32_t slot : placement.replicas(layer, e))
-        if (node_of_rank[placement.gpu_of_slot(slot)] == my_node)
-          local_replicas[e].push_back(slot);
-  }
-
-  for (int64_t r = 0; r < rows; ++r) {
-    const int32_t expert = topk_ids[r];
+  for (int32_t expert : topk_ids)
     if (expert < 0 || expert >= placement.num_experts())
       throw std::logic_error("build_dispatch_plan: expert id out of range");
-    const uint64_t token = static_cast<uint64_t>(first_token_id + r / top_k);
-    std::span<const int32_t> choices = placement.replicas(layer, expert);
-    if (rule == ReplicaRule::kSameNode && !local_replicas[expert].empty())
-      choices = local_replicas[expert];
-    const int32_t slot = choices[token % choices.size()];
+
+  const ReplicaContext ctx{&placement, layer, my_rank, first_token_id, node_of_rank,
+                           rank_expert_rows};
+  // dest_slot holds global slots until made local below.
+  rule.assign(ctx, topk_ids, top_k, plan.dest_slot);
+  std::vector<int8_t> has_local(placement.num_experts(), 0);
+  for (int slot = 0; slot < placement.num_slots(); ++slot)
+    if (node_of_rank[placement.gpu_of_slot(slot)] == my_node)
+      has_local[placement.phy2log(layer, slot)] = 1;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t slot = plan.dest_slot[r];
     const int32_t rank = placement.gpu_of_slot(slot);
     plan.dest_rank[r] = rank;
     plan.dest_slot[r] = slot - placement.first_slot_of_gpu(rank);
+    plan.avoidable_inter_node_rows += node_of_rank[rank] != my_node && has_local[topk_ids[r]];
     ++plan.send_rows[rank];
     ++plan.send_slot_rows[static_cast<size_t>(rank) * spr + plan.dest_slot[r]];
   }

@@ -2,11 +2,7 @@
 // (token, k) row goes to, per-destination counts, and the send order (rows grouped by
 // destination rank, then by destination slot). Pure host code, no communication.
 //
-// Replica choice rules (when an expert has several replicas):
-//   round-robin : replica index = global token id mod replica count, so consecutive tokens
-//                 spread over all replicas of the expert regardless of where they are.
-//   same-node   : as round-robin, but among the replicas on the source rank's node when there
-//                 are any (keeps traffic off the inter-node network), else among all.
+// The replica of each row is chosen by a replica rule (replica_rule.hpp).
 #pragma once
 
 #include <cstdint>
@@ -14,13 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "dispatch/replica_rule.hpp"
 #include "placement/placement.hpp"
 
 namespace epbench {
-
-enum class ReplicaRule { kRoundRobin, kSameNode };
-ReplicaRule parse_replica_rule(const std::string& name);  // InputError on unknown names
-std::string to_string(ReplicaRule rule);
 
 struct DispatchPlan {
   int num_ranks = 0;
@@ -34,16 +27,22 @@ struct DispatchPlan {
   std::vector<int64_t> send_order;
   std::vector<int64_t> send_rows;        // [num_ranks] rows to each rank
   std::vector<int64_t> send_slot_rows;   // [num_ranks][slots_per_rank]
+  // Rows sent to another node although their expert has a replica on this rank's node: the
+  // inter-node traffic a rule adds over same-node (a per-batch split may trade it for balance).
+  int64_t avoidable_inter_node_rows = 0;
 
   int64_t total_rows() const { return static_cast<int64_t>(dest_rank.size()); }
 };
 
 // node_of_rank: node index of every rank. topk_ids: [num_tokens][top_k] logical experts of
 // this rank's tokens; first_token_id: global id of token 0 (for the round-robin rule).
+// rank_expert_rows: [ranks][experts] rows of the batch, for rules that need_batch_counts() (whose
+// solve() must have run on this batch); empty otherwise.
 DispatchPlan build_dispatch_plan(const Placement& placement, int layer,
                                  std::span<const int32_t> topk_ids, int top_k, int my_rank,
                                  int64_t first_token_id, std::span<const int> node_of_rank,
-                                 ReplicaRule rule);
+                                 const ReplicaRule& rule,
+                                 std::span<const int64_t> rank_expert_rows = {});
 
 // Per token, the number of distinct nodes other than my_rank's among its destinations, summed:
 // the rows a node-deduplicating dispatch sends between nodes.

@@ -1,4 +1,4 @@
-// One MoE layer step; see layer_step.hpp. Phase boundaries are MPI_Wtime stamps on this rank;
+// One MoE layer step; see layer_step.hpp. Phase boundaries are comm::monotonic_seconds() stamps on this rank;
 // the caller reduces them across ranks.
 #include "engines/layer_step.hpp"
 
@@ -10,8 +10,9 @@ namespace epbench {
 
 using kernels::bf16_t;
 
-LayerStepper::LayerStepper(const comm::Topology& topology, int hidden, ReplicaRule rule)
-    : topo_(topology), hidden_(hidden), rule_(rule) {
+LayerStepper::LayerStepper(const comm::Topology& topology, int hidden,
+                           const std::string& replica_rule)
+    : topo_(topology), hidden_(hidden), planner_(replica_rule) {
   CHECK_MPI(MPI_Type_contiguous(hidden * static_cast<int>(sizeof(bf16_t)), MPI_BYTE, &row_type_));
   CHECK_MPI(MPI_Type_commit(&row_type_));
 }
@@ -38,10 +39,31 @@ double run_ffn_on_received(const LayerStepInput& in, LayerStepOutput& out, doubl
   ffn.forward(in.layer, x_slot.data(), regroup.slot_offsets, y_slot.data());
   for (int64_t i = 0; i < rows; ++i)
     std::memcpy(back + regroup.recv_position[i] * hidden, y_slot.data() + i * hidden, row_bytes);
-  const double seconds = MPI_Wtime() - ffn_start;
+  const double seconds = comm::monotonic_seconds() - ffn_start;
   out.reference_gemm_seconds =
       in.reference_gemm && rows > 0 ? ffn.reference_gemm_seconds(regroup.slot_offsets) : 0.0;
   return seconds;
+}
+
+std::vector<int64_t> rows_per_source(std::span<const int64_t> recv_slot_rows, int num_ranks,
+                                     int slots_per_rank) {
+  std::vector<int64_t> rows(num_ranks, 0);
+  for (int src = 0; src < num_ranks; ++src)
+    for (int s = 0; s < slots_per_rank; ++s)
+      rows[src] += recv_slot_rows[size_t(src) * slots_per_rank + s];
+  return rows;
+}
+
+void record_phases(LayerStepOutput& out, const double (&start)[4], double layout,
+                   double dispatch, double ffn) {
+  out.start.layout = start[0];
+  out.start.dispatch = start[1];
+  out.start.ffn = start[2];
+  out.start.combine = start[3];
+  out.seconds.layout = layout;
+  out.seconds.dispatch = dispatch;
+  out.seconds.ffn = ffn;
+  out.seconds.combine = comm::monotonic_seconds() - start[3];
 }
 
 // Offsets of a counts vector as MPI ints (counts are rows; a layer step stays far below 2^31).
@@ -79,8 +101,10 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
 
   // ---- layout -------------------------------------------------------------------------------
   const double t0 = phase_start(in, "layout");
-  DispatchPlan plan = build_dispatch_plan(placement, in.layer, in.topk_ids, in.top_k, topo_.rank,
-                                          in.first_token_id, topo_.node_of_rank, rule_);
+  PlanTiming plan_timing;
+  DispatchPlan plan = planner_.plan(placement, in.layer, in.topk_ids, in.top_k,
+                                    in.first_token_id, topo_, plan_timing);
+  record_plan_stats(plan_timing, plan, out);
   const int64_t rows = plan.total_rows();
   send_.resize(rows * row_elems);
   for (int64_t pos = 0; pos < rows; ++pos) {
@@ -92,21 +116,19 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
   recv_slot_rows_.assign(static_cast<size_t>(R) * spr, 0);
   CHECK_MPI(MPI_Alltoall(plan.send_slot_rows.data(), spr, MPI_INT64_T, recv_slot_rows_.data(), spr,
                          MPI_INT64_T, MPI_COMM_WORLD));
-  std::vector<int64_t> recv_rows(R, 0);
-  for (int src = 0; src < R; ++src)
-    for (int s = 0; s < spr; ++s) recv_rows[src] += recv_slot_rows_[size_t(src) * spr + s];
+  const std::vector<int64_t> recv_rows = rows_per_source(recv_slot_rows_, R, spr);
   to_counts(plan.send_rows, send_counts_, send_displs_);
   to_counts(recv_rows, recv_counts_, recv_displs_);
   const int64_t total_recv = recv_displs_.back() + recv_counts_.back();
   recv_.resize(total_recv * row_elems);
-  const double layout = MPI_Wtime() - t0;
+  const double layout = comm::monotonic_seconds() - t0;
 
   // ---- dispatch -----------------------------------------------------------------------------
   const double t1 = phase_start(in, "dispatch");
   CHECK_MPI(MPI_Alltoallv(send_.data(), send_counts_.data(), send_displs_.data(), row_type_,
                           recv_.data(), recv_counts_.data(), recv_displs_.data(), row_type_,
                           MPI_COMM_WORLD));
-  const double dispatch = MPI_Wtime() - t1;
+  const double dispatch = comm::monotonic_seconds() - t1;
 
   // ---- expert FFN: regroup by local slot, grouped SwiGLU, ungroup -----------------------------
   const double t2 = phase_start(in, "ffn");
@@ -130,14 +152,7 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
       for (int h = 0; h < H; ++h) acc[h] += w * kernels::bf16_to_float(y[h]);
     }
   }
-  out.start.layout = t0;
-  out.start.dispatch = t1;
-  out.start.ffn = t2;
-  out.start.combine = t3;
-  out.seconds.layout = layout;
-  out.seconds.dispatch = dispatch;
-  out.seconds.ffn = ffn_seconds;
-  out.seconds.combine = MPI_Wtime() - t3;
+  record_phases(out, {t0, t1, t2, t3}, layout, dispatch, ffn_seconds);
   out.inter_node_rows_dedup = inter_node_rows_dedup(plan, topo_.node_of_rank, topo_.rank);
   out.rows_sent = rows;
   out.rows_received = total_recv;

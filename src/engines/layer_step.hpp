@@ -14,7 +14,7 @@
 
 #include "comm/mpi_comm.hpp"
 #include "comm/step_sync.hpp"
-#include "dispatch/dispatch_plan.hpp"
+#include "engines/dispatch_planner.hpp"
 #include "expert_ffn.hpp"
 
 namespace epbench {
@@ -53,6 +53,11 @@ struct LayerStepOutput {
   // Rows a node-deduplicating dispatch would send off-node: per token, the number of distinct
   // other nodes among its destinations (each token crosses to a node once, then fans out).
   int64_t inter_node_rows_dedup = 0;
+  // Replica rule (dispatch_planner.hpp), inside the layout phase: count exchange and split times
+  // of batch rules (0 for static rules), and rows sent off-node although their expert has a
+  // replica on this rank's node.
+  double count_exchange_us = 0, solve_us = 0;
+  int64_t avoidable_inter_node_rows = 0;
   // Bytes this rank sent to other ranks (self excluded), per phase and per link: to ranks on its
   // own node (intra) or on other nodes (inter). Payload rows only: bf16 token rows in dispatch,
   // bf16 output rows (flat) or bf16 partial sums (node-dedup) in combine. Node-dedup's routing
@@ -71,6 +76,14 @@ struct NodeSplitBytes {
 NodeSplitBytes off_rank_bytes(std::span<const int64_t> rows_per_rank,
                               std::span<const int> node_of_rank, int rank, int64_t row_bytes);
 
+// Copies the replica rule's costs of one step into the output (every engine).
+inline void record_plan_stats(const PlanTiming& timing, const DispatchPlan& plan,
+                              LayerStepOutput& out) {
+  out.count_exchange_us = timing.count_exchange_us;
+  out.solve_us = timing.solve_us;
+  out.avoidable_inter_node_rows = plan.avoidable_inter_node_rows;
+}
+
 // One way of executing a layer step (host buffers + MPI, or GPU buffers + NCCL). Collective.
 class LayerEngine {
  public:
@@ -81,10 +94,12 @@ class LayerEngine {
 
 // comm "mpi": LayerStepper below (host-staged for GPU backends: the FFN copies to the device),
 //   or with dispatch "node-dedup" the two-stage NodeDedupStepper (node_dedup_step.hpp).
-// comm "nccl": device-resident buffers and NCCL (built with CUDA + NCCL only; InputError else).
+// comm "nccl": device-resident buffers and NCCL (built with CUDA + NCCL only; InputError else);
+//   `comm_timeout_s` bounds its every blocking call and wait.
 std::unique_ptr<LayerEngine> make_layer_engine(const std::string& comm, const std::string& dispatch,
                                                const comm::Topology& topology, int hidden,
-                                               ReplicaRule rule, int device);
+                                               const std::string& replica_rule, int device,
+                                               double comm_timeout_s = 300);
 
 // Shared by the host engines. phase_start: an untimed barrier (when the step has phase
 // barriers), then the time (phases are separated so a rank's phase duration is its own work, not
@@ -92,6 +107,12 @@ std::unique_ptr<LayerEngine> make_layer_engine(const std::string& comm, const st
 double phase_start(const LayerStepInput& in, const char* phase);
 // Counts (rows) as MPI ints with their displacements; throws beyond 2^31 rows.
 void to_counts(std::span<const int64_t> rows, std::vector<int>& counts, std::vector<int>& displs);
+// Rows arriving from each source rank: recv_slot_rows [ranks][slots_per_rank] summed over slots.
+std::vector<int64_t> rows_per_source(std::span<const int64_t> recv_slot_rows, int num_ranks,
+                                     int slots_per_rank);
+// The four engine-timed phases' start stamps and durations (combine ends now).
+void record_phases(LayerStepOutput& out, const double (&start)[4], double layout,
+                   double dispatch, double ffn);
 // Received rows (source-major, then slot: recv_slot_rows [ranks][slots]) -> regroup by local
 // slot, grouped SwiGLU, back into received order in `back`; then, when in.reference_gemm, the
 // reference GEMM on the same slot shapes into out.reference_gemm_seconds (after `ffn_end`, the
@@ -105,7 +126,7 @@ double run_ffn_on_received(const LayerStepInput& in, LayerStepOutput& out, doubl
 
 class LayerStepper : public LayerEngine {
  public:
-  LayerStepper(const comm::Topology& topology, int hidden, ReplicaRule rule);
+  LayerStepper(const comm::Topology& topology, int hidden, const std::string& replica_rule);
   ~LayerStepper() override;
   LayerStepper(const LayerStepper&) = delete;
   LayerStepper& operator=(const LayerStepper&) = delete;
@@ -116,7 +137,7 @@ class LayerStepper : public LayerEngine {
  private:
   const comm::Topology& topo_;
   int hidden_;
-  ReplicaRule rule_;
+  DispatchPlanner planner_;
   MPI_Datatype row_type_;  // one token row: hidden bf16 values
   std::vector<kernels::bf16_t> send_, recv_, x_slot_, y_slot_, back_, ret_;
   std::vector<int64_t> recv_slot_rows_;

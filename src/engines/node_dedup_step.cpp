@@ -12,8 +12,9 @@ namespace epbench {
 
 using kernels::bf16_t;
 
-NodeDedupStepper::NodeDedupStepper(const comm::Topology& topology, int hidden, ReplicaRule rule)
-    : topo_(topology), hidden_(hidden), rule_(rule) {
+NodeDedupStepper::NodeDedupStepper(const comm::Topology& topology, int hidden,
+                                   const std::string& replica_rule)
+    : topo_(topology), hidden_(hidden), planner_(replica_rule) {
   CHECK_MPI(MPI_Type_contiguous(hidden * int(sizeof(bf16_t)), MPI_BYTE, &row_type_));
   CHECK_MPI(MPI_Type_commit(&row_type_));
 }
@@ -46,8 +47,10 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
 
   // ---- layout: carriers (one per token and remote node) to the gateways ---------------------
   const double t0 = phase_start(in, "layout");
-  DispatchPlan plan = build_dispatch_plan(placement, in.layer, in.topk_ids, K, me,
-                                          in.first_token_id, topo_.node_of_rank, rule_);
+  PlanTiming plan_timing;
+  DispatchPlan plan =
+      planner_.plan(placement, in.layer, in.topk_ids, K, in.first_token_id, topo_, plan_timing);
+  record_plan_stats(plan_timing, plan, out);
   own_.resize(T * row);
   for (int64_t i = 0; i < T * H; ++i) own_[i] = kernels::float_to_bf16(in.hidden[i]);
   std::vector<std::vector<int64_t>> carrier_token(R);  // per gateway: home token of each carrier
@@ -90,7 +93,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
       std::memcpy(meta_send_.data() + size_t(pos) * K * kMetaInts,
                   carrier_meta[g].data() + i * K * kMetaInts, size_t(K) * kMetaInts * 4);
     }
-  const double layout = MPI_Wtime() - t0;
+  const double layout = comm::monotonic_seconds() - t0;
 
   // ---- dispatch: carriers across nodes, then forwarding inside the node ---------------------
   const double t1 = phase_start(in, "dispatch");
@@ -130,9 +133,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
   std::vector<int64_t> recv_slot_rows(slot_rows.size());
   CHECK_MPI(MPI_Alltoall(slot_rows.data(), spr, MPI_INT64_T, recv_slot_rows.data(), spr,
                          MPI_INT64_T, MPI_COMM_WORLD));
-  std::vector<int64_t> recv2(R, 0);
-  for (int src = 0; src < R; ++src)
-    for (int s = 0; s < spr; ++s) recv2[src] += recv_slot_rows[size_t(src) * spr + s];
+  const std::vector<int64_t> recv2 = rows_per_source(recv_slot_rows, R, spr);
   std::vector<int> c2, d2, rc2, rd2;
   to_counts(send2, c2, d2);
   to_counts(recv2, rc2, rd2);
@@ -140,7 +141,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
   recv2_.resize(n_recv2 * row);
   CHECK_MPI(MPI_Alltoallv(send2_.data(), c2.data(), d2.data(), row_type_, recv2_.data(), rc2.data(),
                           rd2.data(), row_type_, MPI_COMM_WORLD));
-  const double dispatch = MPI_Wtime() - t1;
+  const double dispatch = comm::monotonic_seconds() - t1;
 
   // ---- expert FFN ---------------------------------------------------------------------------
   const double t2 = phase_start(in, "ffn");
@@ -177,14 +178,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
       for (int h = 0; h < H; ++h) acc[h] += kernels::bf16_to_float(p[h]);
     }
 
-  out.start.layout = t0;
-  out.start.dispatch = t1;
-  out.start.ffn = t2;
-  out.start.combine = t3;
-  out.seconds.layout = layout;
-  out.seconds.dispatch = dispatch;
-  out.seconds.ffn = ffn_seconds;
-  out.seconds.combine = MPI_Wtime() - t3;
+  record_phases(out, {t0, t1, t2, t3}, layout, dispatch, ffn_seconds);
   out.rows_sent = T * K;  // (token, k) rows this rank's tokens need, as in the flat engine
   out.rows_received = n_recv2;
   out.send_rows.assign(R, 0);  // token rows sent per destination, both stages

@@ -16,7 +16,7 @@ namespace epbench {
 
 class NodeDedupStepper : public LayerEngine {
  public:
-  NodeDedupStepper(const comm::Topology& topology, int hidden, ReplicaRule rule);
+  NodeDedupStepper(const comm::Topology& topology, int hidden, const std::string& replica_rule);
   ~NodeDedupStepper() override;
   NodeDedupStepper(const NodeDedupStepper&) = delete;
   NodeDedupStepper& operator=(const NodeDedupStepper&) = delete;
@@ -27,7 +27,7 @@ class NodeDedupStepper : public LayerEngine {
  private:
   const comm::Topology& topo_;
   int hidden_;
-  ReplicaRule rule_;
+  DispatchPlanner planner_;
   MPI_Datatype row_type_;  // hidden bf16 values (token rows, outputs and partial sums)
   std::vector<kernels::bf16_t> own_, send1_, recv1_, send2_, recv2_, back_, ret2_, x_slot_, y_slot_;
   std::vector<int32_t> meta_send_, meta_recv_;

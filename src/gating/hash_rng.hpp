@@ -42,6 +42,7 @@ enum class RngStream : uint64_t {
   kExpertPermutation = 3,
   kTraceTokens = 4,
   kTraceExperts = 5,
+  kCalibrationSample = 6,
 };
 
 inline uint64_t stream_tag(RngStream s) { return static_cast<uint64_t>(s); }

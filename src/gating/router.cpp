@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -49,6 +51,25 @@ std::vector<int> make_expert_of_rank(const SkewSpec& skew, int experts, int n_gr
   return expert_of_rank;
 }
 
+// Calibrations by (shape, skew, seed, layer): every Router of the same key has the same Wr and
+// target, so later constructions (more policies, more TokenSources) reuse the fit.
+std::shared_ptr<const BiasCalibration> cached_calibration(const std::string& key,
+                                                          const RouterConfig& config,
+                                                          const std::vector<float>& weights,
+                                                          const std::vector<double>& target,
+                                                          uint64_t sample_key) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const BiasCalibration>> cache;
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  auto fit = std::make_shared<const BiasCalibration>(
+      calibrate_logit_bias(config, weights, target, sample_key));
+  std::lock_guard lock(mutex);
+  return cache.emplace(key, std::move(fit)).first->second;
+}
+
 }  // namespace
 
 Router::Router(RouterConfig config, SkewSpec skew, double drift_per_step, uint64_t seed,
@@ -60,7 +81,7 @@ Router::Router(RouterConfig config, SkewSpec skew, double drift_per_step, uint64
                 "router drift " + std::to_string(drift_per_step) +
                     " experts/step must be finite and >= 0");
   require_input(layer >= 0, "router layer " + std::to_string(layer) + " must be >= 0");
-  rank_popularity_ = skew_.rank_popularity(config_.num_experts, config_.n_group);
+  rank_target_ = skew_.rank_target_shares(config_.num_experts, config_.n_group, config_.top_k);
   expert_of_rank_ = make_expert_of_rank(skew_, config_.num_experts, config_.n_group, seed, layer);
 
   // Wr ~ N(0, 1/hidden) per element, then each expert column scaled to unit norm (so with
@@ -84,30 +105,78 @@ Router::Router(RouterConfig config, SkewSpec skew, double drift_per_step, uint64
       w = kernels::round_to_bf16(static_cast<float>(w * inv));
     }
   }
+
+  // Calibrate the bias against the step-0 target per expert (skipped when every share is the
+  // same: bias 0 is the symmetric answer), then keep it by rank so drift can rotate it.
+  rank_bias_.assign(experts, 0.0f);
+  if (std::adjacent_find(rank_target_.begin(), rank_target_.end(), std::not_equal_to<>()) ==
+      rank_target_.end())
+    return;
+  std::vector<double> target_by_expert(experts);
+  for (int r = 0; r < experts; ++r) target_by_expert[expert_of_rank_[r]] = rank_target_[r];
+  calibration_ = cached_calibration(
+      config_.str() + " skew=" + skew_.str() + " seed=" + std::to_string(seed) +
+          " layer=" + std::to_string(layer),
+      config_, weights_, target_by_expert,
+      hash_key({seed, uint64_t(layer), stream_tag(RngStream::kCalibrationSample)}));
+  for (int r = 0; r < experts; ++r) rank_bias_[r] = calibration_->bias[expert_of_rank_[r]];
 }
 
-std::vector<double> Router::popularity(int step) const {
-  // Drift: rank r takes the rank popularity of (r + shift) mod E, with shift = drift * step and
-  // linear interpolation between neighbouring ranks for the fractional part.
+template <typename T>
+std::vector<T> Router::drifted_by_expert(const std::vector<T>& values_by_rank, int step) const {
+  // Rank r takes the value of level (r + shift) mod E, with shift = drift * step and linear
+  // interpolation between neighbouring levels for the fractional part.
   const int experts = config_.num_experts;
   const double shift = drift_per_step_ * std::max(step, 0);
   const double whole = std::floor(shift);
   const double frac = shift - whole;
   const int64_t base = static_cast<int64_t>(std::fmod(whole, double(experts)));
-  std::vector<double> pop(experts);
+  std::vector<T> out(experts);
   for (int r = 0; r < experts; ++r) {
-    const double a = rank_popularity_[(r + base) % experts];
-    const double b = rank_popularity_[(r + base + 1) % experts];
-    pop[expert_of_rank_[r]] = (1.0 - frac) * a + frac * b;
+    const double a = values_by_rank[(r + base) % experts];
+    const double b = values_by_rank[(r + base + 1) % experts];
+    out[expert_of_rank_[r]] = static_cast<T>((1.0 - frac) * a + frac * b);
   }
-  return pop;
+  return out;
+}
+
+std::vector<double> Router::target_shares(int step) const {
+  return drifted_by_expert(rank_target_, step);
 }
 
 std::vector<float> Router::logit_bias(int step) const {
-  const std::vector<double> pop = popularity(step);
-  std::vector<float> bias(pop.size());
-  for (size_t e = 0; e < pop.size(); ++e)
-    bias[e] = static_cast<float>(kSkewLogitStrength * std::log(pop[e] * double(pop.size())));
+  const double shift = drift_per_step_ * std::max(step, 0);
+  if (shift == std::floor(shift)) return drifted_by_expert(rank_bias_, step);
+  // Between two levels the target share is the linear mix of theirs; mixing the biases would
+  // give a different (about geometric) mix. So read each expert's bias off the calibrated
+  // share -> bias curve instead: piecewise linear in log-share between the calibrated levels
+  // (equal shares averaged).
+  std::vector<std::pair<double, double>> curve;  // (log share, bias), ascending share
+  std::vector<int> ranks_at_level;
+  for (int r = int(rank_target_.size()) - 1; r >= 0; --r) {  // shares ascend as r descends
+    const double x = std::log(std::max(rank_target_[r], 1e-300));
+    if (!curve.empty() && curve.back().first == x) {  // running mean over equal shares
+      const int n = ++ranks_at_level.back();
+      curve.back().second += (rank_bias_[r] - curve.back().second) / n;
+    } else {
+      curve.emplace_back(x, rank_bias_[r]);
+      ranks_at_level.push_back(1);
+    }
+  }
+  const std::vector<double> target = target_shares(step);
+  std::vector<float> bias(target.size());
+  for (size_t e = 0; e < target.size(); ++e) {
+    const double x = std::log(std::max(target[e], 1e-300));
+    auto hi = std::lower_bound(curve.begin(), curve.end(), x,
+                               [](const auto& point, double v) { return point.first < v; });
+    if (hi == curve.end()) bias[e] = static_cast<float>(curve.back().second);
+    else if (hi == curve.begin() || hi->first == x) bias[e] = static_cast<float>(hi->second);
+    else {
+      const auto lo = hi - 1;
+      const double t = (x - lo->first) / (hi->first - lo->first);
+      bias[e] = static_cast<float>(lo->second + t * (hi->second - lo->second));
+    }
+  }
   return bias;
 }
 

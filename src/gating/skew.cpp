@@ -1,73 +1,19 @@
-// The skew distribution table and spec parsing; see skew.hpp.
+// Skew spec parsing and target shares against the registry in gating/skews/; see skew.hpp.
 #include "gating/skew.hpp"
 
 #include <charconv>
 #include <cmath>
-#include <functional>
 
 #include "common/error.hpp"
+#include "gating/shares.hpp"
+#include "gating/skews/skew_distribution.hpp"
 
 namespace epbench::gating {
 namespace {
 
-using Params = std::vector<double>;
-
-struct SkewDistribution {
-  std::string name;
-  std::string usage;  // shown in errors: "zipf:S (S > 0)"
-  size_t min_params, max_params;
-  bool grouped;
-  // Parse-time range checks; returns an empty string when fine, else what is wrong.
-  std::function<std::string(const Params&)> check;
-  // Unnormalized weight per popularity rank, for `num_experts` experts in `num_groups` groups.
-  std::function<std::vector<double>(const Params&, int num_experts, int num_groups)> weights;
-};
-
-bool is_integer(double v) { return std::isfinite(v) && v == std::floor(v); }
-
-const std::vector<SkewDistribution>& distributions() {
-  static const std::vector<SkewDistribution> table = {
-      {"uniform", "uniform", 0, 0, false, [](const Params&) { return std::string(); },
-       [](const Params&, int experts, int) { return std::vector<double>(experts, 1.0); }},
-      {"zipf", "zipf:S (S > 0)", 1, 1, false,
-       [](const Params& p) { return p[0] > 0 ? std::string() : std::string("S must be > 0"); },
-       [](const Params& p, int experts, int) {
-         std::vector<double> w(experts);
-         for (int r = 0; r < experts; ++r) w[r] = std::pow(r + 1.0, -p[0]);
-         return w;
-       }},
-      {"hot", "hot:K:X (K >= 1 integer hot experts, X >= 1 times hotter)", 2, 2, false,
-       [](const Params& p) {
-         if (!is_integer(p[0]) || p[0] < 1) return std::string("K must be an integer >= 1");
-         if (!(p[1] >= 1)) return std::string("X must be >= 1");
-         return std::string();
-       },
-       [](const Params& p, int experts, int) {
-         std::vector<double> w(experts, 1.0);
-         for (int r = 0; r < static_cast<int>(p[0]); ++r) w[r] = p[1];
-         return w;
-       }},
-      {"group", "group:S[:G] (zipf with S > 0 over whole groups; G groups, default n_group)", 1,
-       2, true,
-       [](const Params& p) {
-         if (!(p[0] > 0)) return std::string("S must be > 0");
-         if (p.size() == 2 && (!is_integer(p[1]) || p[1] < 1))
-           return std::string("G must be an integer >= 1");
-         return std::string();
-       },
-       [](const Params& p, int experts, int groups) {
-         const int per_group = experts / groups;
-         std::vector<double> w(experts);
-         for (int r = 0; r < experts; ++r) w[r] = std::pow(r / per_group + 1.0, -p[0]);
-         return w;
-       }},
-  };
-  return table;
-}
-
 const SkewDistribution& find_distribution(const std::string& name, const std::string& spec) {
-  for (const auto& d : distributions())
-    if (d.name == name) return d;
+  for (const SkewDistribution* d : skew_distributions())
+    if (d->name == name) return *d;
   throw InputError("skew spec \"" + spec + "\": unknown distribution \"" + name +
                    "\" (known: " + skew_distribution_usage() + ")");
 }
@@ -91,7 +37,8 @@ double parse_number(const std::string& text, const std::string& spec) {
 
 std::string skew_distribution_usage() {
   std::string usage;
-  for (const auto& d : distributions()) usage += (usage.empty() ? "" : ", ") + d.usage;
+  for (const SkewDistribution* d : skew_distributions())
+    usage += (usage.empty() ? "" : ", ") + d->usage;
   return usage;
 }
 
@@ -108,9 +55,9 @@ SkewSpec SkewSpec::parse(const std::string& spec) {
   SkewSpec out;
   out.distribution = dist.name;
   for (size_t i = 1; i < fields.size(); ++i) out.params.push_back(parse_number(fields[i], spec));
-  require_input(out.params.size() >= dist.min_params && out.params.size() <= dist.max_params,
-                "skew spec \"" + spec + "\": wrong number of parameters (expected " +
-                    dist.usage + ")");
+  require_input(
+      out.params.size() >= dist.min_params && out.params.size() <= dist.max_params,
+      "skew spec \"" + spec + "\": wrong number of parameters (expected " + dist.usage + ")");
   const std::string problem = dist.check(out.params);
   require_input(problem.empty(),
                 "skew spec \"" + spec + "\": " + problem + " (expected " + dist.usage + ")");
@@ -131,15 +78,18 @@ int SkewSpec::num_groups(int n_group) const {
 }
 
 void SkewSpec::validate_for(int num_experts, int n_group) const {
-  const std::string where = "skew spec \"" + str() + "\" with " + std::to_string(num_experts) +
-                            " experts: ";
+  const std::string where =
+      "skew spec \"" + str() + "\" with " + std::to_string(num_experts) + " experts: ";
   require_input(num_experts > 0, where + "needs at least one expert");
-  if (distribution == "hot")
-    require_input(params[0] <= num_experts,
-                  where + "K = " + format_number(params[0]) + " hot experts exceeds the experts");
+  const SkewDistribution& dist = find_distribution(distribution, str());
+  if (dist.check_for_experts) {
+    const std::string problem = dist.check_for_experts(params, num_experts);
+    require_input(problem.empty(), where + problem);
+  }
   if (is_grouped()) {
     const int groups = num_groups(n_group);
-    require_input(groups > 1, where + "needs more than one group: set n_group > 1 or use group:S:G");
+    require_input(groups > 1,
+                  where + "needs more than one group: set n_group > 1 or use group:S:G");
     require_input(num_experts % groups == 0,
                   where + std::to_string(groups) + " groups do not divide the experts");
   }
@@ -153,6 +103,13 @@ std::vector<double> SkewSpec::rank_popularity(int num_experts, int n_group) cons
   for (double v : w) total += v;
   for (double& v : w) v /= total;
   return w;
+}
+
+std::vector<double> SkewSpec::rank_target_shares(int num_experts, int n_group, int top_k) const {
+  require_input(top_k >= 1 && top_k <= num_experts, "skew spec \"" + str() + "\": top_k " +
+                                                        std::to_string(top_k) + " must be in [1, " +
+                                                        std::to_string(num_experts) + "]");
+  return water_fill_shares(rank_popularity(num_experts, n_group), top_k);
 }
 
 }  // namespace epbench::gating

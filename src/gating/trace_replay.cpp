@@ -5,6 +5,7 @@
 #include <charconv>
 #include <numeric>
 #include <stdexcept>
+#include <string_view>
 
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -13,21 +14,22 @@
 namespace epbench::gating {
 namespace {
 
-std::vector<std::string> split_fields(const std::string& line) {
-  std::vector<std::string> fields;
+// Splits a line at commas into trimmed views of it (no copies: rows are the bulk of a trace).
+void split_fields(std::string_view line, std::vector<std::string_view>& fields) {
+  fields.clear();
   size_t start = 0;
   while (true) {
     const size_t comma = line.find(',', start);
-    std::string f = line.substr(start, comma - start);
+    std::string_view f = line.substr(start, comma == std::string_view::npos ? comma : comma - start);
     const size_t b = f.find_first_not_of(" \t"), e = f.find_last_not_of(" \t");
-    fields.push_back(b == std::string::npos ? std::string() : f.substr(b, e - b + 1));
-    if (comma == std::string::npos) return fields;
+    fields.push_back(b == std::string_view::npos ? std::string_view() : f.substr(b, e - b + 1));
+    if (comma == std::string_view::npos) return;
     start = comma + 1;
   }
 }
 
 // Parses a non-negative decimal integer; false on anything else ("1.5", "-3", "", "7x").
-bool parse_count(const std::string& text, int64_t& value) {
+bool parse_count(std::string_view text, int64_t& value) {
   const char* end = text.data() + text.size();
   auto res = std::from_chars(text.data(), end, value);
   return !text.empty() && res.ec == std::errc() && res.ptr == end && value >= 0;
@@ -68,58 +70,68 @@ TraceReplay TraceReplay::parse(const std::string& text, const std::string& sourc
   trace.num_experts_ = num_experts;
   bool have_header = false;
   size_t line_no = 0, pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) eol = text.size();
-    std::string line = text.substr(pos, eol - pos);
+  std::vector<std::string_view> fields;
+  const std::string_view all(text);
+  while (pos < all.size()) {
+    size_t eol = all.find('\n', pos);
+    if (eol == std::string_view::npos) eol = all.size();
+    std::string_view line = all.substr(pos, eol - pos);
     pos = eol + 1;
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos || line[0] == '#') continue;
-    const std::string where = source + ":" + std::to_string(line_no) + ": ";
-    const std::vector<std::string> fields = split_fields(line);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos || line[0] == '#') continue;
+    // Messages are built only on failure: a row is parsed in time linear in its length.
+    auto fail = [&](const std::string& what) {
+      throw InputError(source + ":" + std::to_string(line_no) + ": " + what);
+    };
+    auto quoted = [](std::string_view f) {
+      std::string q(1, '"');
+      q.append(f.substr(0, 40)).push_back('"');
+      return q;
+    };
+    split_fields(line, fields);
     if (!have_header) {
-      require_input(fields.size() >= 3 && fields[0] == "step" && fields[1] == "layer",
-                    where + "header must be \"step,layer,e0,e1,...\"");
+      if (!(fields.size() >= 3 && fields[0] == "step" && fields[1] == "layer"))
+        fail("header must be \"step,layer,e0,e1,...\"");
       const int columns = static_cast<int>(fields.size()) - 2;
-      require_input(columns == num_experts, where + "header has " + std::to_string(columns) +
-                                                " expert columns, expected " +
-                                                std::to_string(num_experts));
+      if (columns != num_experts)
+        fail("header has " + std::to_string(columns) + " expert columns, expected " +
+             std::to_string(num_experts));
       for (int e = 0; e < columns; ++e) {
-        const std::string expected = std::string(1, 'e').append(std::to_string(e));
-        require_input(fields[2 + e] == expected,
-                      where + "header column " + std::to_string(3 + e) + " is \"" +
-                          fields[2 + e] + "\", expected \"" + expected + "\"");
+        const std::string expected = "e" + std::to_string(e);
+        if (fields[2 + e] != expected)
+          fail("header column " + std::to_string(3 + e) + " is " + quoted(fields[2 + e]) +
+               ", expected \"" + expected + "\"");
       }
       have_header = true;
       continue;
     }
-    require_input(fields.size() == size_t(num_experts) + 2,
-                  where + "row has " + std::to_string(fields.size()) + " fields, expected " +
-                      std::to_string(num_experts + 2) + " (step, layer and one count per expert)");
+    if (fields.size() != size_t(num_experts) + 2)
+      fail("row has " + std::to_string(fields.size()) + " fields, expected " +
+           std::to_string(num_experts + 2) + " (step, layer and one count per expert)");
     Row row;
-    require_input(parse_count(fields[0], row.step),
-                  where + "step \"" + fields[0] + "\" is not a non-negative integer");
+    if (!parse_count(fields[0], row.step))
+      fail("step " + quoted(fields[0]) + " is not a non-negative integer");
     if (fields[1] != "*") {
       int64_t layer = 0;
-      require_input(parse_count(fields[1], layer) && layer <= INT32_MAX,
-                    where + "layer \"" + fields[1] + "\" is not a non-negative integer or \"*\"");
+      if (!(parse_count(fields[1], layer) && layer <= INT32_MAX))
+        fail("layer " + quoted(fields[1]) + " is not a non-negative integer or \"*\"");
       row.layer = static_cast<int>(layer);
     }
     row.counts.resize(num_experts);
     int64_t total = 0;
     for (int e = 0; e < num_experts; ++e) {
-      require_input(parse_count(fields[2 + e], row.counts[e]),
-                    where + "count for e" + std::to_string(e) + " \"" + fields[2 + e] +
-                        "\" is not a non-negative integer");
-      require_input(row.counts[e] <= (int64_t{1} << 40),
-                    where + "count for e" + std::to_string(e) + " is implausibly large");
+      if (!parse_count(fields[2 + e], row.counts[e]))
+        fail("count for e" + std::to_string(e) + " " + quoted(fields[2 + e]) +
+             " is not a non-negative integer");
+      if (row.counts[e] > (int64_t{1} << 40))
+        fail("count for e" + std::to_string(e) + " is implausibly large");
       total += row.counts[e];
     }
-    require_input(total > 0, where + "all counts are zero");
-    for (const Row& other : trace.rows_)
-      require_input(other.step != row.step || other.layer != row.layer,
-                    where + "duplicate row for step " + fields[0] + " layer " + fields[1]);
+    if (total <= 0) fail("all counts are zero");
+    // An index instead of a scan of the earlier rows: parsing stays O(rows log rows).
+    if (!trace.row_index_.emplace(std::make_pair(row.step, row.layer), trace.rows_.size()).second)
+      fail("duplicate row for step " + std::string(fields[0]) + " layer " + std::string(fields[1]));
     trace.rows_.push_back(std::move(row));
   }
   require_input(line_no > 0, source + ": empty trace file");
@@ -131,19 +143,29 @@ TraceReplay TraceReplay::parse(const std::string& text, const std::string& sourc
   return trace;
 }
 
+const TraceReplay::Row* TraceReplay::find_row(int64_t recorded_step, int layer) const {
+  auto it = row_index_.find({recorded_step, layer});
+  if (it == row_index_.end()) it = row_index_.find({recorded_step, kAllLayers});
+  return it == row_index_.end() ? nullptr : &rows_[it->second];
+}
+
 const std::vector<int64_t>& TraceReplay::recorded_counts(int step, int layer) const {
   require_input(step >= 0, source_ + ": run step " + std::to_string(step) + " must be >= 0");
   const int64_t recorded = steps_[size_t(step) % steps_.size()];
-  const Row* fallback = nullptr;
-  for (const Row& r : rows_) {
-    if (r.step != recorded) continue;
-    if (r.layer == layer) return r.counts;
-    if (r.layer == kAllLayers) fallback = &r;
-  }
-  require_input(fallback != nullptr, source_ + ": no row for recorded step " +
-                                         std::to_string(recorded) + " and layer " +
-                                         std::to_string(layer) + " (nor a \"*\" row)");
-  return fallback->counts;
+  const Row* row = find_row(recorded, layer);
+  require_input(row != nullptr, source_ + ": no row for recorded step " +
+                                    std::to_string(recorded) + " and layer " +
+                                    std::to_string(layer) + " (nor a \"*\" row)");
+  return row->counts;
+}
+
+void TraceReplay::check_covers(int num_layers) const {
+  for (const int64_t step : steps_)
+    for (int layer = 0; layer < num_layers; ++layer)
+      require_input(find_row(step, layer) != nullptr,
+                    source_ + ": recorded step " + std::to_string(step) + " has no row for layer " +
+                        std::to_string(layer) + " (nor a \"*\" row); the run has " +
+                        std::to_string(num_layers) + " layers");
 }
 
 std::vector<int64_t> TraceReplay::target_counts(int step, int layer, int64_t num_global_tokens,

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,6 +41,10 @@ class TraceReplay {
   // for that layer or else its "*" row. InputError when neither exists.
   const std::vector<int64_t>& recorded_counts(int step, int layer) const;
 
+  // InputError naming the first recorded step that lacks a row (or a "*" row) for one of the
+  // layers 0 .. num_layers-1: checked before a run, so a gap is not found mid-run.
+  void check_covers(int num_layers) const;
+
   // The global per-expert counts route() realizes: the recorded counts scaled to
   // num_global_tokens * top_k slots (largest remainder), capped at num_global_tokens per expert
   // (a token picks an expert at most once) with the excess re-spread proportionally.
@@ -54,10 +59,13 @@ class TraceReplay {
              uint64_t seed = 0) const;
 
  private:
+  const Row* find_row(int64_t recorded_step, int layer) const;  // layer's row, else "*", else null
+
   std::string source_;
   int num_experts_ = 0;
   std::vector<int64_t> steps_;
   std::vector<Row> rows_;
+  std::map<std::pair<int64_t, int>, size_t> row_index_;  // (step, layer) -> index in rows_
 };
 
 }  // namespace epbench::gating

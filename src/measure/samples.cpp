@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "measure/traffic_matrix.hpp"
 #include "metrics/balance.hpp"
 #include "metrics/stats.hpp"
 
@@ -24,6 +25,13 @@ void RunSamples::add(int layer_index, int step_index, const LayerStepOutput& m,
   rows_received.push_back(m.rows_received);
   send_rows.insert(send_rows.end(), m.send_rows.begin(), m.send_rows.end());
   inter_dedup_rows.push_back(m.inter_node_rows_dedup);
+  const int64_t bytes[5] = {m.dispatch_intra_node_bytes, m.dispatch_inter_node_bytes,
+                            m.combine_intra_node_bytes, m.combine_inter_node_bytes,
+                            m.dispatch_inter_node_metadata_bytes};
+  for (int d = 0; d < 5; ++d) direction_bytes[d].push_back(bytes[d]);
+  count_exchange_us.push_back(m.count_exchange_us);
+  solve_us.push_back(m.solve_us);
+  avoidable_inter_node_rows.push_back(m.avoidable_inter_node_rows);
 }
 
 namespace {
@@ -62,9 +70,11 @@ GatheredRun gather_run(const RunSamples& s, const comm::Topology& topo,
     g.ref_end[p] = gather(ref_end, MPI_DOUBLE, R);
   }
   g.reference_gemm_seconds = gather(s.reference_gemm_seconds, MPI_DOUBLE, R);
-  g.ffn_seconds = gather(s.seconds[3], MPI_DOUBLE, R);
   g.rows_received = gather(s.rows_received, MPI_INT64_T, R);
   g.inter_dedup_rows = gather(s.inter_dedup_rows, MPI_INT64_T, R);
+  g.count_exchange_us = gather(s.count_exchange_us, MPI_DOUBLE, R);
+  g.solve_us = gather(s.solve_us, MPI_DOUBLE, R);
+  g.avoidable_inter_node_rows = gather(s.avoidable_inter_node_rows, MPI_INT64_T, R);
   // send_rows: gathered source-major [src][i][dst], stored sample-major [i][src][dst].
   const std::vector<int64_t> by_source = gather(s.send_rows, MPI_INT64_T, R);
   if (topo.rank == 0) {
@@ -75,20 +85,23 @@ GatheredRun gather_run(const RunSamples& s, const comm::Topology& topo,
           g.send_rows[(size_t(i) * R + src) * R + dst] =
               by_source[(size_t(src) * n + i) * R + dst];
   }
-  int64_t counts[4] = {s.verify.checked, s.verify.wrong, s.total_rows_sent, s.total_rows_received};
-  int64_t sums[4];
-  CHECK_MPI(MPI_Reduce(counts, sums, 4, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD));
-  CHECK_MPI(MPI_Reduce(&s.verify.max_rel_err, &g.max_rel_err, 1, MPI_DOUBLE, MPI_MAX, 0,
+  std::array<int64_t, 5> mine{};
+  for (int d = 0; d < 5; ++d)
+    for (int64_t b : s.direction_bytes[d]) mine[d] += b;
+  CHECK_MPI(MPI_Reduce(mine.data(), g.direction_bytes.data(), 5, MPI_INT64_T, MPI_SUM, 0,
                        MPI_COMM_WORLD));
-  g.checked = sums[0];
-  g.wrong = sums[1];
-  g.tokens_conserved = sums[2] == sums[3] && sums[2] == expected_rows;
+  int64_t counts[2] = {s.total_rows_sent, s.total_rows_received};
+  int64_t sums[2];
+  CHECK_MPI(MPI_Reduce(counts, sums, 2, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD));
+  g.verify = verify_summary_json(s.verify);
+  g.tokens_conserved = sums[0] == sums[1] && sums[0] == expected_rows;
   g.migration = s.migration;
   g.placement_seconds.assign(s.placement_seconds.size(), 0.0);
   CHECK_MPI(MPI_Reduce(s.placement_seconds.data(), g.placement_seconds.data(),
                        int(s.placement_seconds.size()), MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD));
   g.migration_seconds = s.migration_seconds;
   g.migration_experts = s.migration_experts;
+  g.replacement_balance = s.replacement_balance;
   return g;
 }
 
@@ -137,9 +150,30 @@ struct SampleView {
   int64_t rows(int src, int dst, int i) const {
     return g.send_rows[(size_t(i) * R + src) * R + dst];
   }
+  std::span<const int64_t> row_matrix(int i) const {
+    return {g.send_rows.data() + size_t(i) * R * R, size_t(R) * R};
+  }
 };
 
 double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
+
+// Pools a repetition's verify block into `into`: counts add up, maxima and flags combine, the
+// expected and RMS errors keep the larger value (per-repetition sums are not kept).
+void merge_verify(nlohmann::json& into, const nlohmann::json& rep) {
+  if (into.is_null() || !into.is_object()) {
+    into = rep;
+    return;
+  }
+  for (const char* k : {"checked_tokens", "wrong", "output_wrong", "topk_mismatches"})
+    if (rep.contains(k)) into[k] = into.value(k, int64_t(0)) + rep[k].get<int64_t>();
+  for (const char* k : {"max_rel_err", "expected_rel_err", "rel_err_rms", "max_rel_tolerance"})
+    if (rep.contains(k)) into[k] = std::max(into.value(k, 0.0), rep[k].get<double>());
+  if (rep.contains("topk_rederived"))
+    into["topk_rederived"] = into.value("topk_rederived", true) && rep["topk_rederived"].get<bool>();
+  if (rep.contains("max_rel_err_over_expected"))
+    into["max_rel_err_over_expected"] =
+        into.value("max_rel_err_over_expected", false) || rep["max_rel_err_over_expected"].get<bool>();
+}
 
 }  // namespace
 
@@ -162,12 +196,17 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
   std::vector<int> sample_layers;
   std::vector<double> ffn_rank_gflops, gemm_rank_gflops, rank_sent_off(R, 0.0);
   double max_bytes_sum = 0, intra_sum = 0, inter_sum = 0, dedup_sum = 0;
-  int64_t sample_count = 0, checked = 0, wrong = 0;
-  double max_rel_err = 0, step_seconds_sum = 0, overhead_seconds = 0;
+  int64_t sample_count = 0;
+  double step_seconds_sum = 0, overhead_seconds = 0;
+  nlohmann::json verify = first.verify;
+  std::vector<double> sample_balancedness, count_exchange_us, solve_us;  // per sample
+  double avoidable_rows_sum = 0;
   bool conserved = true;
   MigrationStats migration;
   std::vector<double> placement_us, migration_ms;
+  std::array<double, 5> direction_sum{};
   std::vector<int64_t> migration_experts;
+  std::vector<double> balance_before, balance_after;
 
   for (const GatheredRun& g : reps) {
     const SampleView v(g);
@@ -206,6 +245,21 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
       std::vector<double> recv(R);
       for (int r = 0; r < R; ++r) recv[r] = double(g.rows_received[v.at(r, i)]);
       const LoadStats st = load_stats(recv);
+      sample_balancedness.push_back(st.max > 0 ? st.mean / st.max : 1.0);
+      // Replica rule costs: the slowest rank's count exchange and solve; off-node rows summed
+      // (absent in runs gathered without them: 0).
+      double exchange = 0, solve = 0, avoidable = 0;
+      const bool has_rule_costs = g.count_exchange_us.size() == g.rows_received.size() &&
+                                  g.solve_us.size() == g.rows_received.size() &&
+                                  g.avoidable_inter_node_rows.size() == g.rows_received.size();
+      for (int r = 0; r < R && has_rule_costs; ++r) {
+        exchange = std::max(exchange, g.count_exchange_us[v.at(r, i)]);
+        solve = std::max(solve, g.solve_us[v.at(r, i)]);
+        avoidable += double(g.avoidable_inter_node_rows[v.at(r, i)]);
+      }
+      count_exchange_us.push_back(exchange);
+      solve_us.push_back(solve);
+      avoidable_rows_sum += avoidable;
       layer_mean[l] += st.mean;
       layer_max[l] += st.max;
       for (int r = 0; r < R; ++r) layer_tokens[l][r] += recv[r];
@@ -213,22 +267,23 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
 
       // Bytes: nccl-tests form (max over ranks of bytes sent, own rows included), node split,
       // and the bottleneck form (max over ranks of off-rank bytes sent or received / span).
-      double max_sent_all = 0, bottleneck = 0;
+      double max_sent_all = 0;
+      const double bottleneck = double(
+          bottleneck_bytes(byte_matrix_from_rows(v.row_matrix(i), R, row_bytes), R));
       for (int r = 0; r < R; ++r) {
-        int64_t sent_all = 0, sent_off = 0, recv_off = 0;
+        int64_t sent_all = 0, sent_off = 0;
         for (int d = 0; d < R; ++d) {
           sent_all += v.rows(r, d, i);
           if (d == r) continue;
           sent_off += v.rows(r, d, i);
-          recv_off += v.rows(d, r, i);
           (shape.node_of_rank[d] == shape.node_of_rank[r] ? intra_sum : inter_sum) +=
               double(v.rows(r, d, i) * row_bytes);
         }
         max_sent_all = std::max(max_sent_all, double(sent_all * row_bytes));
         rank_sent_off[r] += double(sent_off * row_bytes);
-        bottleneck = std::max(bottleneck, double(std::max(sent_off, recv_off) * row_bytes));
         dedup_sum += double(g.inter_dedup_rows[v.at(r, i)] * row_bytes);
-        const double ffn = g.ffn_seconds[v.at(r, i)], gemm = g.reference_gemm_seconds[v.at(r, i)];
+        const size_t at = v.at(r, i);
+        const double ffn = g.end[3][at] - g.start[3][at], gemm = g.reference_gemm_seconds[at];
         if (ffn > 0 && gemm > 0) {
           const double flops = double(g.rows_received[v.at(r, i)]) * shape.flops_per_row;
           ffn_vs_gemm.push_back(gemm / ffn);
@@ -241,9 +296,8 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
       ++sample_count;
     }
     rep_total_median.push_back(percentile(rep_total, 50.0) * 1e6);
-    checked += g.checked;
-    wrong += g.wrong;
-    max_rel_err = std::max(max_rel_err, g.max_rel_err);
+    for (int d = 0; d < 5; ++d) direction_sum[d] += double(g.direction_bytes[d]);
+    if (&g != &first) merge_verify(verify, g.verify);
     conserved = conserved && g.tokens_conserved;
     migration += g.migration;
     for (double s : g.placement_seconds) {
@@ -252,6 +306,10 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
     }
     migration_experts.insert(migration_experts.end(), g.migration_experts.begin(),
                              g.migration_experts.end());
+    for (const auto& b : g.replacement_balance) {
+      balance_before.push_back(b[0]);
+      balance_after.push_back(b[1]);
+    }
     for (double s : g.migration_seconds) {
       migration_ms.push_back(s * 1e3);
       overhead_seconds += s;
@@ -344,6 +402,16 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
       {"intra_node_bytes", std::llround(intra_sum / n)},
       {"inter_node_bytes", std::llround(inter_sum / n)},
       {"inter_node_bytes_node_dedup", std::llround(dedup_sum / n)},
+      {"bytes_by_direction",  // payload to other ranks per sample, summed over ranks
+       {{"dispatch_intra_node", std::llround(direction_sum[0] / n)},
+        {"dispatch_inter_node", std::llround(direction_sum[1] / n)},
+        {"combine_intra_node", std::llround(direction_sum[2] / n)},
+        {"combine_inter_node", std::llround(direction_sum[3] / n)},
+        {"dispatch_inter_node_metadata", std::llround(direction_sum[4] / n)}}},
+      {"replica_rule",
+       {{"count_exchange_us", stats_json(count_exchange_us)},
+        {"solve_us", stats_json(solve_us)},
+        {"avoidable_inter_node_rows", avoidable_rows_sum / n}}},
       {"migration",
        {{"events", migration_ms.size()},
         {"bytes", migration.bytes},
@@ -352,17 +420,23 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
         {"seconds", migration.seconds},
         {"per_event_ms", migration_ms},
         {"per_event_experts_moved", migration_experts},
+        {"per_event_window_balancedness_before", balance_before},
+        {"per_event_window_balancedness_after", balance_after},
         {"placement_compute_us", placement_us}}},
       {"verify",
-       {{"checked_tokens", checked},
-        {"wrong", wrong},
-        {"max_rel_err", max_rel_err},
-        {"tokens_conserved", conserved},
-        {"migrated_experts_checked", migration.checked},
-        {"migrated_experts_wrong", migration.wrong}}}};
+       [&] {
+         nlohmann::json v = verify;
+         v.update({{"tokens_conserved", conserved},
+                   {"migrated_experts_checked", migration.checked},
+                   {"migrated_experts_wrong", migration.wrong}});
+         return v;
+       }()}};
   return {{"summary", summary},
           {"layers", layers},
-          {"samples", {{"layer", sample_layers}, {"total_us", total_series}}},
+          {"samples",
+           {{"layer", sample_layers},
+            {"total_us", total_series},
+            {"balancedness", sample_balancedness}}},
           {"per_rank",
            {{"phase_us_median", rank_median},
             {"phase_us_samples", rank_raw},

@@ -40,12 +40,21 @@ struct RunSamples {
   std::vector<int64_t> rows_received;                        // per sample
   std::vector<int64_t> send_rows;                            // per sample x destination rank
   std::vector<int64_t> inter_dedup_rows;                     // per sample
+  // Per sample, payload bytes this rank sent to other ranks, by phase and link
+  // (LayerStepOutput): dispatch intra, dispatch inter, combine intra, combine inter, metadata.
+  std::array<std::vector<int64_t>, 5> direction_bytes;
+  // Replica rule (per sample): count exchange and solve of batch rules, avoidable off-node rows.
+  std::vector<double> count_exchange_us, solve_us;
+  std::vector<int64_t> avoidable_inter_node_rows;
   int64_t total_rows_sent = 0, total_rows_received = 0;      // every step, warm-up included
   VerifyCounts verify;
   MigrationStats migration;                                  // summed over events
   std::vector<double> placement_seconds;                     // per re-placement (this rank)
   std::vector<double> migration_seconds;                     // per re-placement (max over ranks)
   std::vector<int64_t> migration_experts;                    // per re-placement, experts moved
+  // Per re-placement: mean over layers of the policy model's balancedness on the statistics
+  // window's loads, with the placement before and after.
+  std::vector<std::array<double, 2>> replacement_balance;
 
   void add(int layer_index, int step_index, const LayerStepOutput& measured,
            const LayerStepOutput& balanced);
@@ -57,14 +66,17 @@ struct GatheredRun {
   int num_ranks = 0, num_samples = 0, num_layers = 0;
   std::vector<int> layer, step;
   std::array<std::vector<double>, kNumPhases> start, end, ref_start, ref_end;
-  std::vector<double> reference_gemm_seconds, ffn_seconds;
+  std::vector<double> reference_gemm_seconds;
   std::vector<int64_t> rows_received, inter_dedup_rows, send_rows;
-  int64_t checked = 0, wrong = 0;
-  double max_rel_err = 0;
+  std::array<int64_t, 5> direction_bytes{};  // summed over ranks and samples
+  nlohmann::json verify;  // verify_summary_json() of this repetition
+  std::vector<double> count_exchange_us, solve_us;
+  std::vector<int64_t> avoidable_inter_node_rows;
   bool tokens_conserved = false;
   MigrationStats migration;
   std::vector<double> placement_seconds, migration_seconds;  // per event (max over ranks)
   std::vector<int64_t> migration_experts;                    // per event
+  std::vector<std::array<double, 2>> replacement_balance;    // per event: before, after
 };
 
 // Collective; complete on rank 0 only. clock_offsets from comm::clock_offsets().

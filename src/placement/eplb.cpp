@@ -8,10 +8,9 @@
 #include <cstring>
 #include <functional>
 #include <limits>
-#include <numeric>
-#include <queue>
 
 #include "common/error.hpp"
+#include "placement/parallel.hpp"
 
 namespace epbench {
 namespace {
@@ -231,13 +230,17 @@ EplbResult rebalance_experts(const EplbProblem& problem, bool force_global) {
   const int L = problem.num_layers, E = problem.num_experts, R = problem.num_replicas;
 
   std::vector<int32_t> phy2log(static_cast<size_t>(L) * R);
-  std::vector<float> row(E);
-  Scratch scratch;
-  for (int l = 0; l < L; ++l) {
-    for (int e = 0; e < E; ++e) row[e] = static_cast<float>(problem.weight[size_t(l) * E + e]);
-    rebalance_layer(row, R, groups, nodes, problem.num_gpus,
-                    {phy2log.data() + size_t(l) * R, size_t(R)}, scratch);
-  }
+  // Layers are independent: contiguous ranges of them on a few threads, one scratch each.
+  const int threads = placement_threads(problem.num_threads, L, 40.0 * (E + R));
+  for_layer_ranges(L, threads, [&](int, int first, int end) {
+    std::vector<float> row(E);
+    Scratch scratch;
+    for (int l = first; l < end; ++l) {
+      for (int e = 0; e < E; ++e) row[e] = static_cast<float>(problem.weight[size_t(l) * E + e]);
+      rebalance_layer(row, R, groups, nodes, problem.num_gpus,
+                      {phy2log.data() + size_t(l) * R, size_t(R)}, scratch);
+    }
+  });
   EplbResult result{Placement(L, E, problem.num_gpus, problem.num_nodes, std::move(phy2log)),
                     hier ? "hierarchical" : "global"};
   return result;

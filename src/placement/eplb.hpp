@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -23,6 +24,16 @@ struct EplbProblem {
   int num_groups = 1;
   int num_nodes = 1;
   int num_gpus = 1;
+
+  // Options beyond the reference's arguments; the defaults reproduce plain EPLB. EPLB itself
+  // reads only num_threads; the others steer the search policies (minmax).
+  int num_threads = 0;          // layer-parallel threads; 0 = hardware threads for big problems
+  double time_budget_ms = 0.0;  // wall-clock cap on a search, all layers; 0 = none (deterministic)
+  // Migration-aware rebalancing: the placement the cluster holds now (same layers, experts,
+  // slots, GPUs, nodes) and the most expert weights a new placement may move per layer (slots
+  // whose GPU did not hold that expert before; what the migration sends). -1 = no limit.
+  std::optional<Placement> current = std::nullopt;
+  int max_moved_experts = -1;
 
   // Throws InputError naming the first violated constraint (sizes, divisibility, loads that
   // are negative, NaN or infinite).

@@ -95,4 +95,20 @@ void Placement::validate() const {
   }
 }
 
+int64_t count_moved_experts(const Placement& prev, const Placement& next, int layer) {
+  if (prev.num_slots() != next.num_slots() || prev.num_gpus() != next.num_gpus() ||
+      prev.num_experts() != next.num_experts())
+    throw std::logic_error("count_moved_experts: placements of different shapes");
+  int64_t moved = 0;
+  const int spg = next.slots_per_gpu();
+  for (int gpu = 0; gpu < next.num_gpus(); ++gpu) {
+    auto held = prev.phy2log_row(layer).subspan(size_t(gpu) * spg, spg);
+    for (int s = 0; s < spg; ++s) {
+      const int32_t e = next.phy2log(layer, gpu * spg + s);
+      moved += std::find(held.begin(), held.end(), e) == held.end();
+    }
+  }
+  return moved;
+}
+
 }  // namespace epbench

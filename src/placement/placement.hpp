@@ -69,4 +69,8 @@ class Placement {
   std::vector<int32_t> log2phy_;  // [layers][experts][max_replicas_], -1 padded
 };
 
+// Slots of `next` in `layer` whose GPU did not hold that expert in `prev`: the expert weights a
+// migration from prev to next sends (suite/migration.cpp moves exactly these). Same shapes.
+int64_t count_moved_experts(const Placement& prev, const Placement& next, int layer);
+
 }  // namespace epbench

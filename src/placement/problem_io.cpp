@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include "common/error.hpp"
@@ -30,6 +31,25 @@ int int_field(const nlohmann::json& doc, const char* key, const std::string& sou
 
 }  // namespace
 
+void check_float32_sums(const std::vector<double>& weight, int num_rows, int num_cols,
+                        const std::string& source) {
+  // EPLB sums loads in float32 like the reference: a layer whose total exceeds float32's range
+  // would overflow to infinity and silently skew the placement.
+  constexpr double kFloat32Max = static_cast<double>(std::numeric_limits<float>::max());
+  for (int l = 0; l < num_rows; ++l) {
+    double total = 0;
+    for (int e = 0; e < num_cols; ++e) total += weight[static_cast<size_t>(l) * num_cols + e];
+    if (total > kFloat32Max) {
+      std::ostringstream msg;
+      msg.precision(3);
+      msg << source << ": the loads of layer " << l << " sum to " << total
+          << ", beyond float32's range (" << kFloat32Max
+          << ") in which EPLB adds them: scale the loads down";
+      throw InputError(msg.str());
+    }
+  }
+}
+
 std::vector<double> parse_load_matrix(const nlohmann::json& rows, const std::string& source,
                                       int& num_rows, int& num_cols) {
   require_input(rows.is_array(), source + ": \"weight\" must be an array of per-layer arrays");
@@ -54,6 +74,7 @@ std::vector<double> parse_load_matrix(const nlohmann::json& rows, const std::str
     }
   }
   require_input(num_cols > 0, source + ": the load matrix has zero experts");
+  check_float32_sums(out, num_rows, num_cols, source);
   return out;
 }
 
@@ -109,6 +130,7 @@ void read_loads_csv(const std::filesystem::path& path, EplbProblem& problem) {
     ++rows;
   }
   require_input(rows > 0, source + ": no load rows");
+  check_float32_sums(values, rows, cols, source);
   problem.num_layers = rows;
   problem.num_experts = cols;
   problem.weight = std::move(values);

@@ -6,137 +6,55 @@
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
-#include <regex>
+#include <limits>
 #include <set>
 
 #include "common/error.hpp"
+#include "common/json_check.hpp"
 
 namespace epbench {
 namespace {
 
 using nlohmann::json;
+using Checker = JsonChecker;
 
-std::string join(const std::string& path, const std::string& key) {
-  return path.empty() ? key : path + "." + key;
-}
-std::string index(const std::string& path, size_t i) {
-  return path + "[" + std::to_string(i) + "]";
-}
-
-std::string describe(const json& v) {
-  if (v.is_null()) return "null (a NaN or infinity written as null?)";
-  std::string text = v.dump();
-  if (text.size() > 40) text = text.substr(0, 37) + "...";
-  return std::string(v.type_name()) + " " + text;
-}
+std::string join(const std::string& path, const std::string& key) { return join_path(path, key); }
+std::string index(const std::string& path, size_t i) { return index_path(path, i); }
+std::string describe(const json& v) { return describe_json(v); }
 
 bool close(double a, double b, double rel) {
   return std::abs(a - b) <= rel * std::max(std::abs(a), std::abs(b)) + 1e-9;
 }
 
-// Field accessors that fail with "SOURCE: PATH: problem".
-class Checker {
- public:
-  explicit Checker(std::string source) : source_(std::move(source)) {}
-
-  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
-    throw InputError(source_ + ": " + path + ": " + what);
-  }
-  void require(bool ok, const std::string& path, const std::string& what) const {
-    if (!ok) fail(path, what);
-  }
-
-  const json& field(const json& obj, const std::string& path, const char* key) const {
-    if (!obj.contains(key)) fail(join(path, key), "missing");
-    return obj.at(key);
-  }
-  const json& object(const json& obj, const std::string& path, const char* key) const {
-    const json& v = field(obj, path, key);
-    require(v.is_object(), join(path, key), "expected an object, got " + describe(v));
-    return v;
-  }
-  int64_t integer(const json& v, const std::string& path, int64_t min) const {
-    require(v.is_number_integer(), path, "expected an integer, got " + describe(v));
-    const int64_t x = v.is_number_unsigned() ? static_cast<int64_t>(v.get<uint64_t>())
-                                              : v.get<int64_t>();
-    require(x >= min, path, "must be >= " + std::to_string(min) + ", got " + std::to_string(x));
-    return x;
-  }
-  int64_t integer(const json& obj, const std::string& path, const char* key, int64_t min) const {
-    return integer(field(obj, path, key), join(path, key), min);
-  }
-  double number(const json& v, const std::string& path, double min) const {
-    require(v.is_number(), path, "expected a number, got " + describe(v));
-    const double x = v.get<double>();
-    require(std::isfinite(x) && x >= min, path,
-            "must be a finite number >= " + json(min).dump() + ", got " + v.dump());
-    return x;
-  }
-  double number(const json& obj, const std::string& path, const char* key, double min) const {
-    return number(field(obj, path, key), join(path, key), min);
-  }
-  double any_number(const json& obj, const std::string& path, const char* key) const {
-    const json& v = field(obj, path, key);
-    require(v.is_number(), join(path, key), "expected a number, got " + describe(v));
-    return v.get<double>();
-  }
-  std::string string(const json& v, const std::string& path) const {
-    require(v.is_string(), path, "expected a string, got " + describe(v));
-    return v.get<std::string>();
-  }
-  std::string string(const json& obj, const std::string& path, const char* key) const {
-    return string(field(obj, path, key), join(path, key));
-  }
-  void string_or_null(const json& obj, const std::string& path, const char* key) const {
-    const json& v = field(obj, path, key);
-    require(v.is_string() || v.is_null(), join(path, key),
-            "expected a string or null, got " + describe(v));
-  }
-  bool boolean(const json& obj, const std::string& path, const char* key) const {
-    const json& v = field(obj, path, key);
-    require(v.is_boolean(), join(path, key), "expected true or false, got " + describe(v));
-    return v.get<bool>();
-  }
-  std::string one_of(const json& obj, const std::string& path, const char* key,
-                     std::initializer_list<const char*> options) const {
-    const std::string value = string(obj, path, key);
-    std::string list;
-    for (const char* o : options) {
-      if (value == o) return value;
-      list += (list.empty() ? "\"" : ", \"") + std::string(o) + "\"";
+// "2026-11-20T14:03:11Z": date and hours:minutes, optional seconds with fraction, optional
+// zone (Z or +hh[:]mm). A hand-written matcher: linear, no recursion (std::regex recursed on
+// long input).
+bool is_iso8601(const std::string& s) {
+  size_t i = 0;
+  auto digits = [&](size_t n) {
+    for (size_t k = 0; k < n; ++k, ++i)
+      if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
+    return true;
+  };
+  auto lit = [&](char c) { return i < s.size() && s[i] == c ? (++i, true) : false; };
+  if (!(digits(4) && lit('-') && digits(2) && lit('-') && digits(2) && lit('T') && digits(2) &&
+        lit(':') && digits(2)))
+    return false;
+  if (lit(':')) {
+    if (!digits(2)) return false;
+    if (lit('.')) {
+      if (!digits(1)) return false;
+      while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
     }
-    fail(join(path, key), "\"" + value + "\" is not one of " + list);
   }
-  // An array; size -1 = any size.
-  const json& array(const json& obj, const std::string& path, const char* key,
-                    int64_t size = -1, const std::string& size_rule = "") const {
-    const json& v = field(obj, path, key);
-    require(v.is_array(), join(path, key), "expected an array, got " + describe(v));
-    if (size >= 0)
-      require(static_cast<int64_t>(v.size()) == size, join(path, key),
-              "has " + std::to_string(v.size()) + " entries, expected " + std::to_string(size) +
-                  " (" + size_rule + ")");
-    return v;
+  if (lit('Z')) return i == s.size();
+  if (lit('+') || lit('-')) {
+    if (!digits(2)) return false;
+    lit(':');
+    if (!digits(2)) return false;
   }
-  std::vector<std::string> strings(const json& obj, const std::string& path, const char* key,
-                                   int64_t size = -1, const std::string& size_rule = "") const {
-    const json& arr = array(obj, path, key, size, size_rule);
-    std::vector<std::string> out;
-    for (size_t i = 0; i < arr.size(); ++i) out.push_back(string(arr[i], index(join(path, key), i)));
-    return out;
-  }
-  std::vector<int64_t> integers(const json& obj, const std::string& path, const char* key,
-                                int64_t size, const std::string& size_rule, int64_t min) const {
-    const json& arr = array(obj, path, key, size, size_rule);
-    std::vector<int64_t> out;
-    for (size_t i = 0; i < arr.size(); ++i)
-      out.push_back(integer(arr[i], index(join(path, key), i), min));
-    return out;
-  }
-
- private:
-  std::string source_;
-};
+  return i == s.size();
+}
 
 struct Shape {
   int64_t num_ranks = 0, num_nodes = 0, num_layers = 0, tokens_per_rank = 0;
@@ -151,16 +69,14 @@ void check_context(const Checker& c, const json& doc, Shape& shape) {
   c.strings(ctx, p, "argv");
   c.string(ctx, p, "epbench_version");
   c.string(ctx, p, "git_hash");
-  static const std::regex iso(
-      R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)");
   const std::string date = c.string(ctx, p, "date_utc");
-  c.require(std::regex_match(date, iso), join(p, "date_utc"),
-            "\"" + date + "\" is not an ISO-8601 date (e.g. 2026-11-20T14:03:11Z)");
+  c.require(is_iso8601(date), join(p, "date_utc"),
+            quote_for_message(date) + " is not an ISO-8601 date (e.g. 2026-11-20T14:03:11Z)");
   const int64_t R = c.integer(ctx, p, "num_ranks", 1);
   const int64_t N = c.integer(ctx, p, "num_nodes", 1);
   const int64_t rpn = c.integer(ctx, p, "ranks_per_node", 1);
   c.require(N <= R, join(p, "num_nodes"), "more nodes (" + std::to_string(N) + ") than ranks");
-  c.require(N * rpn >= R, join(p, "ranks_per_node"),
+  c.require(static_cast<__int128>(N) * rpn >= R, join(p, "ranks_per_node"),
             std::to_string(N) + " nodes x " + std::to_string(rpn) + " ranks per node < " +
                 std::to_string(R) + " ranks");
   c.one_of(ctx, p, "node_source", {"slurm", "hostname", "emulated", "simulated"});
@@ -223,7 +139,7 @@ void check_scenario(const Checker& c, const json& doc, Shape& shape) {
   c.integer(sc, p, "warmup_steps", 0);
   c.integer(sc, p, "measured_steps", 1);
   c.string(sc, p, "skew");
-  c.any_number(sc, p, "drift");
+  c.number(sc, p, "drift", std::numeric_limits<double>::lowest());
   c.string_or_null(sc, p, "trace");
   c.integer(sc, p, "seed", INT64_MIN);
   c.string(sc, p, "replica_rule");
@@ -231,6 +147,8 @@ void check_scenario(const Checker& c, const json& doc, Shape& shape) {
   c.integer(sc, p, "window_steps", 0);
   c.integer(sc, p, "rebalance_every", 0);
   c.string(sc, p, "verify");
+  // Optional: files written before the dispatch option existed used the flat dispatch.
+  if (sc.contains("dispatch")) c.string(sc, p, "dispatch");
   shape.policies = c.strings(sc, p, "policies");
   c.require(!shape.policies.empty(), join(p, "policies"), "empty");
 }
@@ -397,11 +315,15 @@ void check_run(const Checker& c, const json& run, const std::string& p, const Sh
               std::to_string(tokens[r]) + " does not match the mean over layers of "
               "layers[].tokens_per_rank[" + std::to_string(r) + "] = " + json(mean_tokens[r]).dump());
   auto send = c.integers(per_rank, rp, "send_bytes", s.num_ranks, per_rank_rule, 0);
-  int64_t send_total = 0;
+  // 128-bit sums: each term is < 2^63, so neither can overflow (a hostile file must not).
+  __int128 send_total = 0;
   for (int64_t b : send) send_total += b;
-  c.require(std::abs(intra + inter - send_total) <= s.num_ranks + 2, join(sp, "intra_node_bytes"),
-            "intra_node_bytes + inter_node_bytes = " + std::to_string(intra + inter) +
-                " does not match the sum of per_rank.send_bytes = " + std::to_string(send_total));
+  const __int128 node_total = static_cast<__int128>(intra) + inter;
+  const __int128 gap = node_total > send_total ? node_total - send_total : send_total - node_total;
+  c.require(gap <= s.num_ranks + 2, join(sp, "intra_node_bytes"),
+            "intra_node_bytes + inter_node_bytes = " + json(double(node_total)).dump() +
+                " does not match the sum of per_rank.send_bytes = " +
+                json(double(send_total)).dump());
 }
 
 }  // namespace

@@ -38,15 +38,18 @@ nlohmann::json load_results_file(const std::filesystem::path& path);
 struct ResultsPath {
   std::filesystem::path path;
   bool from_folder = false;  // found by scanning a folder (rather than named on the command line)
+  std::string skip_reason;   // non-empty: found in a folder but not readable as a file (a FIFO,
+                             // a looping or dangling link): listed as skipped, never opened
 };
 
-// Expands the command-line arguments: files are kept as given, folders are scanned recursively
-// for *.json (sorted by path). InputError for a path that does not exist or a folder with no
-// *.json file in it.
+// Expands the command-line arguments: files are kept as given (the reader refuses non-regular
+// ones), folders are scanned recursively for *.json (sorted by path; symlinked folders not
+// followed). InputError for a path that does not exist or a folder with no *.json file in it.
 std::vector<ResultsPath> expand_results_paths(const std::vector<std::string>& args);
 
 // Loads the files to read: a named file must be a valid results file; a file found in a folder
-// that does not claim the schema (a config, a placement) is skipped and reported in `skipped`.
+// that does not claim the schema (a config, a placement) or cannot be opened as a regular file
+// is skipped and reported in `skipped` as "PATH (reason)".
 struct LoadedResults {
   std::filesystem::path path;
   nlohmann::json doc;

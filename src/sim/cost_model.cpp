@@ -65,6 +65,14 @@ double combine_us(const Profile& p, const LayerShape& s, const RankTraffic& t) {
          p.combine_us_per_row * double(s.tokens_per_rank) * s.top_k;
 }
 
+double allgather_us(const Profile& p, int ranks, int ranks_per_node, double bytes_per_rank) {
+  if (ranks <= 1) return 0.0;
+  const LinkCost& link = ranks > ranks_per_node ? p.inter : p.intra;
+  int rounds = 0;
+  for (int n = 1; n < ranks; n *= 2) ++rounds;
+  return link.alpha_us * rounds + transfer_us(bytes_per_rank * (ranks - 1), link.GBps);
+}
+
 double migration_us(const Profile& p, const RankMigration& m) {
   double link[2];
   const LinkCost* cost[2] = {&p.intra, &p.inter};

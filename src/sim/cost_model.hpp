@@ -8,6 +8,8 @@
 //   dispatch = comm_fixed + sum (or max, when links overlap) over link classes c in
 //              {self, intra, inter} of [alpha_c x peers_c + max(sent_c, received_c) / beta_c]
 //   combine  = the same with sent and received swapped + combine_per_row x T x k
+//   batch replica rules (lp, lp-node, lplb) add to layout: the count exchange (allgather_us)
+//   and the solver's host time, measured as the simulator runs it
 // A phase's span over ranks is the max of the ranks' times (phases are separated by barriers).
 #pragma once
 
@@ -44,6 +46,11 @@ double ffn_us(const Profile& p, const LayerShape& s, std::span<const int64_t> sl
 double exchange_us(const Profile& p, const RankTraffic& t, double row_bytes, bool combine);
 double combine_us(const Profile& p, const LayerShape& s, const RankTraffic& t);
 double dispatch_us(const Profile& p, const LayerShape& s, const RankTraffic& t);
+
+// An allgather of bytes_per_rank from every rank (the count exchange of the batch replica
+// rules): alpha x ceil(log2 ranks) rounds + every other rank's bytes received over the slowest
+// link class the job spans (inter-node once it spans nodes).
+double allgather_us(const Profile& p, int ranks, int ranks_per_node, double bytes_per_rank);
 
 // Migration of expert weights: per rank, bytes sent and received per link class and peers.
 struct RankMigration {

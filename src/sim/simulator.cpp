@@ -10,11 +10,13 @@
 
 #include "common/error.hpp"
 #include "dispatch/dispatch_plan.hpp"
+#include "dispatch/replica_rule.hpp"
 #include "gating/hash_rng.hpp"
 #include "measure/context.hpp"
 #include "measure/samples.hpp"
 #include "metrics/balance.hpp"
 #include "metrics/stats.hpp"
+#include "placement/policies/lplb.hpp"
 #include "placement/policy.hpp"
 #include "results/schema.hpp"
 #include "sim/cost_model.hpp"
@@ -38,11 +40,13 @@ struct StepTimes {
   PhaseTimes span;
 };
 
-StepTimes step_times(const Profile& p, const LayerShape& shape, const StepTraffic& t, int spr) {
+// extra_layout_us: what a batch replica rule adds to the layout phase (count exchange, solve).
+StepTimes step_times(const Profile& p, const LayerShape& shape, const StepTraffic& t, int spr,
+                     double extra_layout_us = 0.0) {
   StepTimes out;
   const int R = static_cast<int>(t.ranks.size());
   out.ranks.resize(R);
-  const double gate = gate_us(p, shape), layout = layout_us(p, shape);
+  const double gate = gate_us(p, shape), layout = layout_us(p, shape) + extra_layout_us;
   for (int r = 0; r < R; ++r) {
     PhaseTimes& pt = out.ranks[r];
     pt.us[0] = gate;
@@ -68,7 +72,7 @@ PhaseTimes balanced_span(const Profile& p, const LayerShape& shape, const Cluste
     return v;
   }());
   StepTraffic t;
-  TrafficBuilder b(identity, 0, c.gpus_per_node, ReplicaRule::kRoundRobin, shape.top_k,
+  TrafficBuilder b(identity, 0, c.gpus_per_node, SplitModel::kRoundRobin, shape.top_k,
                    shape.tokens_per_rank, dispatch == "node-dedup", t);
   const int64_t rows = shape.tokens_per_rank * shape.top_k;
   std::vector<int64_t> counts(slots);
@@ -135,14 +139,19 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
                                const TokenSource& source, const std::string& routing,
                                const SimOptions& o, int policy_index) {
   const std::string& policy_name = s.policies[policy_index];
-  const PlacementPolicy& policy = find_policy(policy_name);
+  const PlacementPolicy policy = configured_policy(policy_name, s.lplb_topology);
   const int E = s.model.num_experts, L = s.num_layers, R = c.num_gpus, K = s.model.top_k;
   const int64_t T = s.tokens_per_rank;
-  const int num_slots = policy_name == "none" ? E : E + s.redundant_experts_for(R);
+  const int num_slots = s.slots_for(policy_name, R, c.num_nodes());
   const int spr = num_slots / R;
   const int window = s.window_steps > 0 ? s.window_steps : std::max(s.warmup_steps, 1);
   const LayerShape shape{s.model.hidden, s.model.ffn, E, K, R, T};
-  const ReplicaRule rule = parse_replica_rule(s.replica_rule);
+  const std::unique_ptr<ReplicaRule> rule = make_replica_rule(s.replica_rule);
+  const bool batch_rule = rule->needs_batch_counts();
+  const SplitModel split_model = batch_rule ? SplitModel::kRoundRobin : split_model_of(rule->name());
+  // The count exchange of a batch rule: an allgather of every rank's rows per expert.
+  const double count_exchange =
+      batch_rule ? allgather_us(p, R, c.gpus_per_node, double(E) * sizeof(int64_t)) : 0.0;
   const bool node_dedup = s.dispatch == "node-dedup";
   std::vector<int> node_of_rank(R);
   for (int r = 0; r < R; ++r) node_of_rank[r] = r / c.gpus_per_node;
@@ -162,41 +171,83 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
   std::deque<std::vector<int64_t>> history;
   std::vector<int64_t> measured_counts(size_t(L) * E, 0);  // realized load, measured steps
   MigrationResult migrated;
-  int migration_events = 0;
-  double placement_us_total = 0;
+  std::vector<double> placement_us, migration_ms, balance_before, balance_after;  // per event
+  std::vector<int64_t> migration_experts;
   int64_t rows_conserved = 0, rows_expected = 0;
 
   std::vector<float> hidden, weights;
   std::vector<int32_t> ids;
   std::vector<int64_t> counts(E);
+  std::vector<int64_t> rank_rows;  // batch rules: [ranks][experts] rows of the batch
+  std::vector<int> source_of_rank;
+  std::vector<double> solve_us, count_exchange_us, avoidable_rows;  // per measured sample
   StepTraffic traffic;
 
   auto do_step = [&](int step, bool measured) {
     std::vector<int64_t> step_counts(size_t(L) * E, 0);
     for (int l = 0; l < L; ++l) {
-      TrafficBuilder builder(current.placement, l, c.gpus_per_node, rule, K, T, node_dedup,
-                             traffic);
+      TrafficBuilder builder(current.placement, l, c.gpus_per_node, split_model, K, T,
+                             node_dedup, traffic);
+      // A batch rule sees the whole batch's counts first (the engines' count exchange), solves
+      // once, then every rank takes its share; the static rules plan rank by rank.
+      if (batch_rule) rank_rows.assign(size_t(R) * E, 0);
+      int64_t avoidable = 0;
       std::vector<double> shares;
       if (routing == "counts") shares = capped_shares(source.popularity(l, step), K);
       for (int r = 0; r < R; ++r) {
+        const std::span<int64_t> mine =
+            batch_rule ? std::span<int64_t>(rank_rows).subspan(size_t(r) * E, E)
+                       : std::span<int64_t>(counts);
         if (routing == "counts") {
           sample_counts(shares, T * K,
                         gating::hash_key({s.seed, kSampleTag, uint64_t(l), uint64_t(step),
                                           uint64_t(r)}),
-                        counts);
-          builder.add_source_counts(r, counts, gating::hash_key({s.seed, uint64_t(l),
+                        mine);
+          if (!batch_rule)
+            builder.add_source_counts(r, mine, gating::hash_key({s.seed, uint64_t(l),
                                                                  uint64_t(step), uint64_t(r)}));
-          for (int e = 0; e < E; ++e) step_counts[size_t(l) * E + e] += counts[e];
+          for (int e = 0; e < E; ++e) step_counts[size_t(l) * E + e] += mine[e];
+          continue;
+        }
+        hidden.resize(size_t(T) * s.model.hidden);
+        ids.resize(size_t(T) * K * (batch_rule ? R : 1));
+        weights.resize(size_t(T) * K);
+        const std::span<int32_t> my_ids =
+            std::span<int32_t>(ids).subspan(batch_rule ? size_t(r) * T * K : 0, size_t(T) * K);
+        source.hidden_states(l, step, r, hidden);
+        source.route(l, step, r, hidden, my_ids, weights);
+        for (int32_t e : my_ids) ++step_counts[size_t(l) * E + e];
+        if (batch_rule) {
+          count_expert_rows(my_ids, mine);
+          continue;
+        }
+        const DispatchPlan plan = build_dispatch_plan(current.placement, l, my_ids, K, r,
+                                                      int64_t(r) * T, node_of_rank, *rule);
+        avoidable += plan.avoidable_inter_node_rows;
+        builder.add_source_plan(r, plan);
+      }
+      double solve = 0.0;
+      if (batch_rule) {
+        const auto t0 = std::chrono::steady_clock::now();
+        rule->solve({&current.placement, l, 0, 0, node_of_rank, rank_rows});
+        solve = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                    .count();
+        const BatchSplit& split = *rule->split();
+        source_of_rank.assign(R, 0);
+        if (split.num_sources > 1) source_of_rank = node_of_rank;
+        if (routing == "counts") {
+          batch_split_rows(current.placement, l, split, rank_rows, source_of_rank,
+                           [&](int r, std::span<const SlotRows> rows) {
+                             builder.add_source_slot_rows(r, rows);
+                           });
         } else {
-          hidden.resize(size_t(T) * s.model.hidden);
-          ids.resize(size_t(T) * K);
-          weights.resize(size_t(T) * K);
-          source.hidden_states(l, step, r, hidden);
-          source.route(l, step, r, hidden, ids, weights);
-          const DispatchPlan plan = build_dispatch_plan(current.placement, l, ids, K, r,
-                                                        int64_t(r) * T, node_of_rank, rule);
-          builder.add_source_plan(r, plan);
-          for (int32_t e : ids) ++step_counts[size_t(l) * E + e];
+          for (int r = 0; r < R; ++r) {
+            const DispatchPlan plan = build_dispatch_plan(
+                current.placement, l, std::span<const int32_t>(ids).subspan(size_t(r) * T * K, size_t(T) * K),
+                K, r, int64_t(r) * T, node_of_rank, *rule, rank_rows);
+            avoidable += plan.avoidable_inter_node_rows;
+            builder.add_source_plan(r, plan);
+          }
         }
       }
       builder.finish();
@@ -204,7 +255,13 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
       rows_expected += int64_t(R) * T * K;
       if (!measured) continue;
       if (o.on_measured_sample) o.on_measured_sample(policy_index, l, traffic, shape);
-      const StepTimes times = step_times(p, shape, traffic, spr);
+      if (batch_rule) {
+        solve_us.push_back(solve);
+        count_exchange_us.push_back(count_exchange);
+      }
+      avoidable_rows.push_back(double(avoidable));
+      const StepTimes times =
+          step_times(p, shape, traffic, spr, batch_rule ? count_exchange + solve : 0.0);
       sample_layer.push_back(l);
       spans.push_back(times.span);
       double mb = 0, intra = 0, inter = 0, dedup = 0, worst = 0;
@@ -245,18 +302,31 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
     for (const auto& h : history)
       for (size_t i = 0; i < h.size(); ++i) weight[i] += double(h[i]);
     problem.weight = std::move(weight);
+    problem.current = current.placement;  // migration-aware policies start from it
+    problem.max_moved_experts = s.max_moved_experts;
+    problem.num_threads = 1;  // as `run`: deterministic, one core
     const auto t0 = std::chrono::steady_clock::now();
     PolicyResult next = policy.compute(problem);
-    placement_us_total += std::chrono::duration<double, std::micro>(
-                              std::chrono::steady_clock::now() - t0)
-                              .count();
+    placement_us.push_back(std::chrono::duration<double, std::micro>(
+                               std::chrono::steady_clock::now() - t0)
+                               .count());
+    // Balance gained on the window's loads (the policy's own model), against what moves.
+    double before = 0, after = 0;
+    for (int l = 0; l < L; ++l) {
+      const std::span<const double> loads(problem.weight.data() + size_t(l) * E, size_t(E));
+      before += balancedness(current.placement.gpu_loads(l, loads)) / L;
+      after += balancedness(next.placement.gpu_loads(l, loads)) / L;
+    }
+    balance_before.push_back(before);
+    balance_after.push_back(after);
     const MigrationResult m =
         migration(current.placement, next.placement, c, p, shape.expert_weight_bytes());
     migrated.experts_moved += m.experts_moved;
     migrated.bytes += m.bytes;
     migrated.inter_node_bytes += m.inter_node_bytes;
     migrated.us += m.us;
-    ++migration_events;
+    migration_ms.push_back(m.us * 1e-3);
+    migration_experts.push_back(m.experts_moved);
     current = std::move(next);
   };
 
@@ -359,6 +429,8 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
   const double rows_per_sample = double(T) * K * R;
   double step_seconds = 0;
   for (double x : totals) step_seconds += x * 1e-6;
+  double placement_us_total = 0;
+  for (double x : placement_us) placement_us_total += x;
   const double amortized_s = step_seconds + (placement_us_total + migrated.us) * 1e-6;
   nlohmann::json summary = {
       {"balancedness", sum_max > 0 ? sum_mean / sum_max : 1.0},
@@ -380,12 +452,26 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
       {"intra_node_bytes", std::llround(mean_of(intra_bytes))},
       {"inter_node_bytes", std::llround(mean_of(inter_bytes))},
       {"inter_node_bytes_node_dedup", std::llround(mean_of(dedup_bytes))},
+      {"replica_rule",
+       [&] {
+         nlohmann::json j = {{"count_exchange_us", stats_json(count_exchange_us)},
+                             {"solve_us", stats_json(solve_us)},
+                             {"count_exchange_model",
+                              "allgather of experts x 8 bytes per rank over the inter-node "
+                              "link (alpha log2(ranks) + bytes / beta)"}};
+         // Counted from the real dispatch plans; sampled counts carry no per-row choice.
+         if (routing == "tokens") j["avoidable_inter_node_rows"] = mean_of(avoidable_rows);
+         return j;
+       }()},
       {"migration",
-       {{"events", migration_events}, {"bytes", migrated.bytes},
+       {{"events", migration_ms.size()}, {"bytes", migrated.bytes},
         {"inter_node_bytes", migrated.inter_node_bytes},
         {"experts_moved", migrated.experts_moved}, {"seconds", migrated.us * 1e-6},
-        {"placement_compute_us",
-         migration_events > 0 ? placement_us_total / migration_events : 0.0}}},
+        {"per_event_ms", migration_ms},
+        {"per_event_experts_moved", migration_experts},
+        {"per_event_window_balancedness_before", balance_before},
+        {"per_event_window_balancedness_after", balance_after},
+        {"placement_compute_us", placement_us}}},
       {"verify",
        {{"checked_tokens", 0}, {"wrong", 0}, {"max_rel_err", 0.0},
         {"tokens_conserved", rows_conserved == rows_expected},
@@ -470,7 +556,7 @@ void validate_simulation(const Scenario& s, const Cluster& c, const SimOptions& 
                 "unknown --routing \"" + o.routing + "\" (known: auto, tokens, counts)");
   require_input(!(o.routing == "counts" && !s.trace.empty()),
                 "--routing counts needs the router's shares: a --trace replays with tokens");
-  s.validate_for(c.num_gpus);
+  s.validate_for(c.num_gpus, c.num_nodes());
 }
 
 nlohmann::json simulate(const Scenario& s, const Cluster& c, const Profile& p,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "common/error.hpp"
 #include "gating/hash_rng.hpp"
 
 namespace epbench::sim {
@@ -108,15 +109,58 @@ std::vector<double> capped_shares(std::span<const double> popularity, int top_k)
   return s;
 }
 
+SplitModel split_model_of(const std::string& rule_name) {
+  if (rule_name == "round-robin") return SplitModel::kRoundRobin;
+  if (rule_name == "same-node") return SplitModel::kSameNode;
+  throw InputError("replica rule \"" + rule_name + "\" has no static split model (a batch rule)");
+}
+
+void batch_split_rows(const Placement& placement, int layer, const BatchSplit& split,
+                      std::span<const int64_t> rank_expert_rows,
+                      std::span<const int> source_of_rank,
+                      const std::function<void(int rank, std::span<const SlotRows>)>& emit) {
+  const int E = placement.num_experts(), R = static_cast<int>(source_of_rank.size());
+  if (rank_expert_rows.size() != size_t(R) * E || split.num_experts != E)
+    throw std::logic_error("batch_split_rows: counts or split do not match the placement");
+  // Per (source, expert): the replica the next row goes to and what is left of its quota.
+  const size_t cells = size_t(split.num_sources) * E;
+  std::vector<int32_t> replica(cells, 0);
+  std::vector<int64_t> left(cells);
+  for (int src = 0; src < split.num_sources; ++src)
+    for (int e = 0; e < E; ++e) left[size_t(src) * E + e] = split.rows(src, e, 0);
+  std::vector<SlotRows> out;
+  for (int r = 0; r < R; ++r) {
+    out.clear();
+    const int src = source_of_rank[r];
+    for (int e = 0; e < E; ++e) {
+      int64_t rows = rank_expert_rows[size_t(r) * E + e];
+      const size_t cell = size_t(src) * E + e;
+      const std::span<const int32_t> slots = placement.replicas(layer, e);
+      while (rows > 0) {
+        while (left[cell] == 0) {
+          if (++replica[cell] >= split.max_replicas)
+            throw std::logic_error("batch_split_rows: the split has fewer rows than the counts");
+          left[cell] = split.rows(src, e, replica[cell]);
+        }
+        const int64_t take = std::min(rows, left[cell]);
+        out.push_back({slots[replica[cell]], take});
+        left[cell] -= take;
+        rows -= take;
+      }
+    }
+    emit(r, out);
+  }
+}
+
 TrafficBuilder::TrafficBuilder(const Placement& placement, int layer, int ranks_per_node,
-                               ReplicaRule rule, int top_k, int64_t tokens_per_rank,
+                               SplitModel model, int top_k, int64_t tokens_per_rank,
                                bool node_dedup, StepTraffic& out)
     : placement_(placement),
       layer_(layer),
       rpn_(ranks_per_node),
       top_k_(top_k),
       spr_(placement.slots_per_gpu()),
-      rule_(rule),
+      model_(model),
       tokens_(tokens_per_rank),
       node_dedup_(node_dedup),
       out_(out) {
@@ -132,15 +176,22 @@ TrafficBuilder::TrafficBuilder(const Placement& placement, int layer, int ranks_
   for (int slot = 0; slot < placement.num_slots(); ++slot) rank_of_slot_[slot] = slot / spr_;
 }
 
+void TrafficBuilder::give(int32_t slot, int64_t rows) {
+  out_.slot_rows[slot] += rows;
+  const int dest = rank_of_slot_[slot];
+  if (dest_rows_[dest] == 0) touched_.push_back(dest);
+  dest_rows_[dest] += rows;
+  out_.total_rows += rows;
+}
+
 void TrafficBuilder::add_source_counts(int source, std::span<const int64_t> expert_rows,
                                        uint64_t rotation_key) {
   const int my_node = source / rpn_;
-  std::vector<int64_t>& node_rows = node_dedup_rows_;  // rows per node first, deduped below
   for (int e = 0; e < placement_.num_experts(); ++e) {
     const int64_t c = expert_rows[e];
     if (c <= 0) continue;
     std::span<const int32_t> choices = placement_.replicas(layer_, e);
-    if (rule_ == ReplicaRule::kSameNode) {
+    if (model_ == SplitModel::kSameNode) {
       // Replicas are in slot order, hence node order: the source node's ones are contiguous.
       const int lo_slot = my_node * rpn_ * spr_, hi_slot = (my_node + 1) * rpn_ * spr_;
       auto lo = std::lower_bound(choices.begin(), choices.end(), lo_slot);
@@ -153,22 +204,26 @@ void TrafficBuilder::add_source_counts(int source, std::span<const int64_t> expe
         extra > 0 ? int64_t(gating::splitmix64(rotation_key ^ (uint64_t(e) * 0x9E3779B97F4A7C15ull)) %
                             uint64_t(n))
                   : 0;
-    auto give = [&](int64_t i, int64_t rows) {
-      const int32_t slot = choices[i];
-      out_.slot_rows[slot] += rows;
-      const int dest = rank_of_slot_[slot];
-      if (dest_rows_[dest] == 0) touched_.push_back(dest);
-      dest_rows_[dest] += rows;
-    };
     if (base == 0) {
-      for (int64_t j = 0, i = start; j < extra; ++j, i = i + 1 == n ? 0 : i + 1) give(i, 1);
+      for (int64_t j = 0, i = start; j < extra; ++j, i = i + 1 == n ? 0 : i + 1) give(choices[i], 1);
     } else {
       // replicas start, start+1, ... (cyclically) take the extra rows
       for (int64_t i = 0, j = start == 0 ? 0 : n - start; i < n; ++i, j = j + 1 == n ? 0 : j + 1)
-        give(i, base + (j < extra ? 1 : 0));
+        give(choices[i], base + (j < extra ? 1 : 0));
     }
-    out_.total_rows += c;
   }
+  finish_counted_source(source);
+}
+
+void TrafficBuilder::add_source_slot_rows(int source, std::span<const SlotRows> rows) {
+  for (const SlotRows& x : rows)
+    if (x.rows > 0) give(x.slot, x.rows);
+  finish_counted_source(source);
+}
+
+void TrafficBuilder::finish_counted_source(int source) {
+  const int my_node = source / rpn_;
+  std::vector<int64_t>& node_rows = node_dedup_rows_;  // rows per node first, deduped below
   // Rows per node, then the independent-picks estimate of one row per (token, remote node).
   for (int32_t d : touched_) node_rows[d / rpn_] += dest_rows_[d];
   const double token_rows = double(tokens_) * top_k_;

@@ -12,6 +12,8 @@
 #include "backend.hpp"
 #include "engines/layer_step.hpp"
 #include "measure/verify.hpp"
+#include "metrics/balance.hpp"
+#include "placement/policies/lplb.hpp"
 #include "placement/policy.hpp"
 #include "suite/migration.hpp"
 
@@ -44,10 +46,10 @@ void balanced_routing(int rank, int tokens, int top_k, int num_slots, std::span<
 class Progress {
  public:
   Progress(bool enabled, std::string label, int total)
-      : enabled_(enabled), label_(std::move(label)), total_(total), t0_(MPI_Wtime()) {}
+      : enabled_(enabled), label_(std::move(label)), total_(total), t0_(comm::monotonic_seconds()) {}
   void update(int done) {
     if (!enabled_) return;
-    const double elapsed = MPI_Wtime() - t0_;
+    const double elapsed = comm::monotonic_seconds() - t0_;
     const double eta = done > 0 ? elapsed / done * (total_ - done) : 0.0;
     std::cerr << "\r  " << label_ << "  step " << done << "/" << total_ << "  ETA "
               << std::lround(eta) << " s   " << std::flush;
@@ -67,23 +69,27 @@ class Progress {
 
 PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenSource& source,
                      const std::string& policy_name, const RunControl& control) {
-  const PlacementPolicy& policy = find_policy(policy_name);
+  const PlacementPolicy policy = configured_policy(policy_name, s.lplb_topology);
   const int E = s.model.num_experts, L = s.num_layers, R = topo.num_ranks, me = topo.rank;
   const int T = s.tokens_per_rank, K = s.model.top_k, H = s.model.hidden;
   const kernels::FfnShape shape{H, s.model.ffn};
-  const int num_slots = policy_name == "none" ? E : E + s.redundant_experts_for(R);
+  const int num_slots = s.slots_for(policy_name, R, topo.num_nodes);
   const int window = s.window_steps > 0 ? s.window_steps : std::max(s.warmup_steps, 1);
   const comm::StepSync& sync = *control.sync;
 
+  sync.set_context("policy " + policy_name + ", placing and loading the experts");
   // Initial placement: the policy applied to uniform loads (no statistics yet).
   EplbProblem problem{L, E, std::vector<double>(size_t(L) * E, 1.0), num_slots, s.model.n_group,
                       topo.num_nodes, R};
   PolicyResult current = policy.compute(problem);
   auto ffn = kernels::make_grouped_ffn(s.backend, shape, L, num_slots / R, control.device);
   load_experts(current.placement, me, *ffn, s.seed);
+  // The most rows one layer step can bring to this rank's FFN, so that no workspace grows inside
+  // a timed phase (after a rebalance, say).
+  ffn->reserve_rows(int64_t(R) * T * std::min(K, num_slots / R));
 
-  auto engine = make_layer_engine(s.comm, s.dispatch, topo, H, parse_replica_rule(s.replica_rule),
-                                  control.device);
+  auto engine = make_layer_engine(s.comm, s.dispatch, topo, H, s.replica_rule, control.device,
+                                  s.comm_timeout_s);
   std::vector<float> hidden(size_t(T) * H), weights(size_t(T) * K);
   std::vector<int32_t> ids(size_t(T) * K), balanced_ids(size_t(T) * K);
   balanced_routing(me, T, K, num_slots, balanced_ids);
@@ -94,7 +100,8 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
   std::deque<std::vector<int64_t>> history;  // per step: [layers][experts] local token counts
   std::vector<int64_t> measured_counts(size_t(L) * E, 0);  // realized load, measured steps
   std::vector<double> target_shares(size_t(L) * E, 0.0);   // mean over measured steps
-  const int sample = s.verify_sample();
+  LayerVerifier verifier({s.seed, shape, K, s.verify_sample(),
+                          RoundingModel::for_path(s.backend, s.comm, s.dispatch)});
 
   auto run_balanced = [&](int l) {
     sync.step("reference step");
@@ -114,7 +121,10 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
       if (reference_first) run_balanced(l);
       const double t0 = sync.step("step");
       source.route(l, step, me, hidden, ids, weights);
-      const double gate = MPI_Wtime() - t0;
+      // On the GPU router, its device time (CUDA events); else the host time of route().
+      const double gate = source.last_gate_device_seconds() >= 0
+                              ? source.last_gate_device_seconds()
+                              : comm::monotonic_seconds() - t0;
       engine->run({&current.placement, l, hidden, ids, weights, K, int64_t(me) * T, &sync,
                    measured},
                   *ffn, out);
@@ -126,8 +136,9 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
       if (!measured) continue;
       if (!reference_first) run_balanced(l);
       samples.add(l, step, out, ref_out);
-      samples.verify.add(verify_layer_output(s.seed, l, shape, hidden, ids, weights, K,
-                                             out.combined, sample, kernels::kBf16OutputRelTol));
+      // Every measured step, outside the timers.
+      samples.verify.add(
+          verifier.check(me, l, step, hidden, ids, weights, out.combined, source.router(l)));
     }
     if (measured) {
       for (size_t i = 0; i < counts.size(); ++i) measured_counts[i] += counts[i];
@@ -143,15 +154,27 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
 
   auto rebalance = [&] {
     if (policy_name == "none") return;
+    sync.set_context("policy " + policy_name + ", re-placement and migration");
     std::vector<int64_t> local(size_t(L) * E, 0), global(size_t(L) * E);
     for (const auto& c : history)
       for (size_t i = 0; i < c.size(); ++i) local[i] += c[i];
     CHECK_MPI(MPI_Allreduce(local.data(), global.data(), int(global.size()), MPI_INT64_T, MPI_SUM,
                             MPI_COMM_WORLD));
     problem.weight.assign(global.begin(), global.end());
-    const double t0 = MPI_Wtime();
+    problem.current = current.placement;  // migration-aware policies start from it
+    problem.max_moved_experts = s.max_moved_experts;
+    problem.num_threads = 1;  // the ranks share the cores
+    const double t0 = comm::monotonic_seconds();
     PolicyResult next = policy.compute(problem);  // deterministic: identical on every rank
-    samples.placement_seconds.push_back(MPI_Wtime() - t0);
+    samples.placement_seconds.push_back(comm::monotonic_seconds() - t0);
+    // Balance gained on the window's loads (the policy's own model), against what moves.
+    double before = 0, after = 0;
+    for (int l = 0; l < L; ++l) {
+      const std::span<const double> loads(problem.weight.data() + size_t(l) * E, size_t(E));
+      before += balancedness(current.placement.gpu_loads(l, loads)) / L;
+      after += balancedness(next.placement.gpu_loads(l, loads)) / L;
+    }
+    samples.replacement_balance.push_back({before, after});
     const MigrationStats moved = migrate_experts(current.placement, next.placement, topo, *ffn,
                                                  s.seed, /*verify=*/true);
     samples.migration += moved;

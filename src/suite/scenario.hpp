@@ -16,6 +16,11 @@ struct ModelShape {
   std::string score = "softmax";
 };
 
+// Larger expert counts are refused up front: the router, load statistics and placements hold
+// per-expert arrays per layer and the expert FFN allocates per slot (real models have at most
+// a few hundred experts; 1M experts spends minutes in allocation alone).
+inline constexpr int kMaxExperts = 1 << 16;
+
 struct Scenario {
   std::string name = "small";  // preset name or "custom"
   ModelShape model;
@@ -32,19 +37,28 @@ struct Scenario {
   std::string replica_rule = "round-robin";
   int window_steps = 0;     // load-statistics window; 0: all warm-up steps
   int rebalance_every = 0;  // measured steps between rebalances; 0: once, after warm-up
-  std::string verify = "all";  // "all" or "sample:N" (N tokens per rank per layer)
+  std::string verify = "all";  // "all" or "sample:N" (N tokens per rank, layer, measured step)
   std::string backend = "kokkos";
   std::string comm = "mpi";
   std::string dispatch = "flat";  // "flat" (one row per token and expert) or "node-dedup"
+  std::string lplb_topology = "cube";  // policy lplb: cube, hypercube, torus or r2o:FILE
   int repeat = 1;                 // runs of every policy, interleaved (A B A B ...)
+  int max_moved_experts = -1;     // per layer and re-placement (policy minmax); -1: no limit
   bool phase_barriers = true;     // false: a pipelined step, only its total is meaningful
   double step_timeout_s = 300;    // a barrier not reached in this time aborts the job (exit 3)
+  double comm_timeout_s = 300;    // --comm-timeout: bound of every blocking NCCL call and wait
   std::string label;
 
   // Checks that need no rank count. Throws InputError.
   void validate() const;
+  // The skew spec parses, fits the model and gives every expert a finite, positive popularity
+  // (part of validate()).
+  void validate_skew() const;
   // Checks against the job: divisibility by ranks, redundant experts, nodes.
-  void validate_for(int num_ranks) const;
+  void validate_for(int num_ranks, int num_nodes = 1) const;
+  // Physical slots a policy places: experts (none), experts + the LPLB topology's copies
+  // (lplb), else experts + redundant_experts_for.
+  int slots_for(const std::string& policy, int num_ranks, int num_nodes) const;
   // With a trace and a load-based policy (placements are fitted on replayed steps): the run's
   // warm-up + measured steps must each replay a recorded step of their own, so a measured step
   // never wraps around onto a step some placement was fitted on. Throws InputError naming the

@@ -17,7 +17,7 @@ TEST(DispatchPlan, CountsAndSendOrderGroupByRankThenSlot) {
   Placement p = example();
   std::vector<int32_t> ids = {0, 1, 2, 3, 0, 2};  // 3 tokens, top-2
   auto plan = epbench::build_dispatch_plan(p, 0, ids, 2, 0, 0, kNodes,
-                                           epbench::ReplicaRule::kRoundRobin);
+                                           *epbench::make_replica_rule("round-robin"));
   ASSERT_EQ(plan.total_rows(), 6);
   int64_t total = 0;
   for (auto c : plan.send_rows) total += c;
@@ -42,7 +42,7 @@ TEST(DispatchPlan, RoundRobinSpreadsTokensOverReplicas) {
   Placement p = example();
   std::vector<int32_t> ids(30, 0);  // 30 tokens, top-1, all expert 0 (replicas on ranks 0,1,2)
   auto plan = epbench::build_dispatch_plan(p, 0, ids, 1, 0, 0, kNodes,
-                                           epbench::ReplicaRule::kRoundRobin);
+                                           *epbench::make_replica_rule("round-robin"));
   EXPECT_EQ(plan.send_rows, (std::vector<int64_t>{10, 10, 10, 0}));
 }
 
@@ -51,12 +51,12 @@ TEST(DispatchPlan, SameNodePrefersLocalReplicas) {
   std::vector<int32_t> ids(30, 0);
   // Rank 3 is on node 1, where expert 0 lives only on rank 2.
   auto plan = epbench::build_dispatch_plan(p, 0, ids, 1, 3, 0, kNodes,
-                                           epbench::ReplicaRule::kSameNode);
+                                           *epbench::make_replica_rule("same-node"));
   EXPECT_EQ(plan.send_rows, (std::vector<int64_t>{0, 0, 30, 0}));
   // Expert 3 lives only on rank 2: a node-0 rank must cross nodes.
   std::vector<int32_t> ids3(5, 3);
   auto plan3 = epbench::build_dispatch_plan(p, 0, ids3, 1, 0, 0, kNodes,
-                                            epbench::ReplicaRule::kSameNode);
+                                            *epbench::make_replica_rule("same-node"));
   EXPECT_EQ(plan3.send_rows, (std::vector<int64_t>{0, 0, 5, 0}));
 }
 
@@ -67,7 +67,7 @@ TEST(DispatchPlan, NodeDedupCountsEachRemoteNodeOncePerToken) {
   // token 1 picks rank 3, node 1): two rows to node 1, counted once.
   std::vector<int32_t> ids = {3, 2, 3, 1};
   auto plan = epbench::build_dispatch_plan(p, 0, ids, 2, 0, 0, kNodes,
-                                           epbench::ReplicaRule::kRoundRobin);
+                                           *epbench::make_replica_rule("round-robin"));
   EXPECT_EQ(plan.dest_rank, (std::vector<int32_t>{2, 1, 2, 3}));
   EXPECT_EQ(epbench::inter_node_rows_dedup(plan, kNodes, 0), 2);
   EXPECT_EQ(epbench::inter_node_rows_dedup(plan, kNodes, 2), 1);  // seen from node 1
@@ -82,9 +82,37 @@ TEST(DispatchPlan, RegroupIsSlotMajor) {
   EXPECT_EQ(g.recv_position, (std::vector<int64_t>{0, 1, 3, 2, 4, 5, 6}));
 }
 
-TEST(DispatchPlan, ReplicaRuleNames) {
-  EXPECT_EQ(epbench::parse_replica_rule("same-node"), epbench::ReplicaRule::kSameNode);
-  EXPECT_THROW(epbench::parse_replica_rule("closest"), epbench::InputError);
+TEST(DispatchPlan, ReplicaRuleRegistry) {
+  for (const char* name : {"round-robin", "same-node", "lp", "lp-node", "lplb"})
+    EXPECT_EQ(epbench::make_replica_rule(name)->name(), name);
+  EXPECT_FALSE(epbench::make_replica_rule("same-node")->needs_batch_counts());
+  EXPECT_TRUE(epbench::make_replica_rule("lp")->needs_batch_counts());
+  try {
+    epbench::make_replica_rule("closest");
+    ADD_FAILURE() << "no error for an unknown rule";
+  } catch (const epbench::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("known: round-robin, same-node, lp, lp-node, lplb"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(DispatchPlan, AvoidableInterNodeRows) {
+  Placement p = example();
+  std::vector<int32_t> ids(30, 0);  // expert 0 on ranks 0, 1 (node 0) and 2 (node 1)
+  // Round-robin from rank 3 (node 1) sends 20 of 30 rows to node 0 though rank 2 holds it.
+  auto rr = epbench::build_dispatch_plan(p, 0, ids, 1, 3, 0, kNodes,
+                                         *epbench::make_replica_rule("round-robin"));
+  EXPECT_EQ(rr.avoidable_inter_node_rows, 20);
+  auto sn = epbench::build_dispatch_plan(p, 0, ids, 1, 3, 0, kNodes,
+                                         *epbench::make_replica_rule("same-node"));
+  EXPECT_EQ(sn.avoidable_inter_node_rows, 0);
+  // Expert 3 lives only on node 1: crossing is unavoidable from node 0.
+  std::vector<int32_t> ids3(5, 3);
+  EXPECT_EQ(epbench::build_dispatch_plan(p, 0, ids3, 1, 0, 0, kNodes,
+                                         *epbench::make_replica_rule("round-robin"))
+                .avoidable_inter_node_rows,
+            0);
 }
 
 }  // namespace

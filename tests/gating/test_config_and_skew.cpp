@@ -70,7 +70,8 @@ TEST(GatingConfig, ParsesScoreFunctions) {
 }
 
 TEST(GatingSkewSpec, ParsesAndRoundTrips) {
-  for (const char* text : {"uniform", "zipf:1.2", "hot:4:8", "group:0.8", "group:1.5:4"}) {
+  for (const char* text :
+       {"uniform", "zipf:1.2", "hot:4:8", "group:0.8", "group:1.5:4", "lognormal:1.5"}) {
     const SkewSpec spec = SkewSpec::parse(text);
     EXPECT_EQ(spec.str(), text);
     EXPECT_EQ(SkewSpec::parse(spec.str()), spec);
@@ -82,7 +83,8 @@ TEST(GatingSkewSpec, ParsesAndRoundTrips) {
 TEST(GatingSkewSpec, BadSpecsNameTheSpec) {
   for (const char* text : {"pareto:1", "zipf:-1", "zipf:0", "zipf", "zipf:abc", "zipf:1:2",
                            "hot:0:2", "hot:1.5:2", "hot:3:0.5", "hot:3", "uniform:1", "",
-                           "garbage!!", "zipf:nan", "group:1:0"}) {
+                           "garbage!!", "zipf:nan", "group:1:0", "lognormal", "lognormal:0",
+                           "lognormal:-1", "lognormal:1:2"}) {
     const std::string msg = input_error_message([&] { SkewSpec::parse(text); });
     EXPECT_NE(msg.find(std::string("\"") + text + "\""), std::string::npos)
         << text << " -> " << msg;
@@ -118,6 +120,53 @@ TEST(GatingSkewSpec, RankPopularityShapes) {
   EXPECT_NEAR(group[0] / group[7], 4.0, 1e-12);
   for (const auto& p : {zipf, hot, group})
     EXPECT_NEAR(std::accumulate(p.begin(), p.end(), 0.0), 1.0, 1e-12);
+}
+
+TEST(GatingSkewSpec, RegistryListsEveryDistributionOnce) {
+  const std::string usage = skew_distribution_usage();
+  for (const char* name : {"uniform", "zipf:S", "hot:K:X", "group:S[:G]", "lognormal:SIGMA"}) {
+    const size_t at = usage.find(name);
+    EXPECT_NE(at, std::string::npos) << name << " missing from: " << usage;
+    EXPECT_EQ(usage.find(name, at + 1), std::string::npos) << name << " listed twice: " << usage;
+  }
+  const std::string msg = input_error_message([] { SkewSpec::parse("pareto:1"); });
+  EXPECT_NE(msg.find("lognormal:SIGMA"), std::string::npos) << msg;
+}
+
+TEST(GatingSkewSpec, LognormalUsesSymmetricNormalQuantiles) {
+  // E = 4: z = quantiles at 7/8, 5/8, 3/8, 1/8 = +-1.1503494, +-0.3186394.
+  const double sigma = 0.7;
+  const auto p = SkewSpec::parse("lognormal:0.7").rank_popularity(4, 1);
+  EXPECT_NEAR(std::log(p[0] / p[3]), sigma * 2 * 1.1503493803760079, 1e-9);
+  EXPECT_NEAR(std::log(p[1] / p[2]), sigma * 2 * 0.31863936396437514, 1e-9);
+  EXPECT_NEAR(p[0] * p[3], p[1] * p[2], 1e-12);  // log-shares symmetric around their mean
+  // Many experts: the log-shares have standard deviation close to sigma.
+  const auto q = SkewSpec::parse("lognormal:1.3").rank_popularity(1024, 1);
+  double mean = 0, sq = 0;
+  for (double v : q) mean += std::log(v) / q.size();
+  for (double v : q) sq += (std::log(v) - mean) * (std::log(v) - mean) / q.size();
+  EXPECT_NEAR(std::sqrt(sq), 1.3, 0.03);
+  for (size_t r = 1; r < q.size(); ++r) EXPECT_LT(q[r], q[r - 1]);
+}
+
+TEST(GatingSkewSpec, TargetSharesAreTheNamedDistributionUnderTheCap) {
+  // zipf:1.2 on 32 experts, top-2: the hottest (10.3x the mean) stays below the cap 1/2.
+  const auto zipf = SkewSpec::parse("zipf:1.2");
+  EXPECT_EQ(zipf.rank_target_shares(32, 1, 2), zipf.rank_popularity(32, 1));
+  // On 128 experts with top-8 (qwen3) zipf names 0.27 for the hottest, over the cap 1/8; its
+  // excess lifts rank 1 over the cap too (cascade); ranks 2.. keep their zipf ratios.
+  const auto capped = zipf.rank_target_shares(128, 1, 8);
+  EXPECT_NEAR(zipf.rank_popularity(128, 1)[0], 0.2704, 1e-4);
+  EXPECT_DOUBLE_EQ(capped[0], 1.0 / 8);
+  EXPECT_DOUBLE_EQ(capped[1], 1.0 / 8);
+  EXPECT_LT(capped[2], 1.0 / 8);
+  for (int r = 3; r < 128; ++r)
+    EXPECT_NEAR(capped[2] / capped[r], std::pow((r + 1.0) / 3.0, 1.2), 1e-9) << "rank " << r;
+  EXPECT_NEAR(std::accumulate(capped.begin(), capped.end(), 0.0), 1.0, 1e-12);
+  // hot:4:10: 4 experts 10x the rest.
+  const auto hot = SkewSpec::parse("hot:4:10").rank_target_shares(32, 1, 2);
+  EXPECT_NEAR(hot[3] / hot[4], 10.0, 1e-12);
+  EXPECT_THROW(zipf.rank_target_shares(32, 1, 33), InputError);
 }
 
 TEST(GatingRouter, RejectsBadDriftAndLayer) {

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bf16.hpp"
@@ -16,12 +18,23 @@ namespace epbench::gpu_test {
 namespace kc = epbench::kernels::cuda;
 using epbench::kernels::bf16_t;
 
-// Every GPU test derives from this: no usable device means GTEST_SKIP with the runtime's reason.
+// EPBENCH_REQUIRE_GPU=1 (any value but "" and "0"): a GPU the runtime cannot use (no driver,
+// driver too old, library missing) is a failure, not a skip. Set it on GPU nodes.
+inline bool gpu_required() {
+  const char* value = std::getenv("EPBENCH_REQUIRE_GPU");
+  return value != nullptr && *value != '\0' && std::string(value) != "0";
+}
+
+// Every GPU test derives from this: no usable device means GTEST_SKIP with the runtime's reason,
+// or a failure under EPBENCH_REQUIRE_GPU=1.
 class GpuTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!kc::cuda_device_available())
+    if (!kc::cuda_device_available()) {
+      if (gpu_required())
+        FAIL() << "EPBENCH_REQUIRE_GPU is set but " << kc::cuda_unavailable_reason();
       GTEST_SKIP() << kc::cuda_unavailable_reason() << " -- GPU test skipped";
+    }
     kc::set_device(0);
   }
 };

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "backend.hpp"
 #include "gpu_test_util.hpp"
 
 namespace epbench::gpu_test {
@@ -71,6 +72,16 @@ TEST_F(CudaDeviceGpu, SelectsLocalRankModuloCount) {
   EXPECT_EQ(kc::current_device(), (count + 1) % count);
   EXPECT_FALSE(kc::device_description(0).empty());
   EXPECT_GT(kc::l2_cache_bytes(0), 0u);
+  kc::set_device(0);
+}
+
+TEST_F(CudaDeviceGpu, ResolveDeviceMakesItCurrent) {
+  const int count = kc::cuda_device_count();
+  const int device = kernels::resolve_device("cuda", -1, 2 * count - 1);
+  EXPECT_EQ(device, (2 * count - 1) % count);
+  EXPECT_EQ(kc::current_device(), device);
+  EXPECT_EQ(kc::device_uuid(device).size(), 32u);
+  EXPECT_GT(kc::device_free_bytes(), 0u);
   kc::set_device(0);
 }
 

@@ -96,6 +96,49 @@ TEST_F(CudaFfn, DeviceEntryPointEqualsHostPath) {
   EXPECT_EQ(download<bf16_t>(y_dev, x_bits.size()), y_host);
 }
 
+// The suite's split path (prepare in the layout phase, run in the FFN phase) computes exactly
+// what forward_device does; weights installed after a forward reach the next one; the
+// reference GEMM baseline times real work.
+TEST_F(CudaFfn, PreparedRunEqualsForwardAndReferenceGemmTimes) {
+  const FfnShape shape{256, 128};
+  kernels::cuda::CudaGroupedFfn ffn(shape, 1, 4, 0);
+  install_weights(ffn);
+  const std::vector<int64_t> offsets{0, 50, 50, 120, 300};
+  ffn.reserve_rows(offsets.back());
+  const auto x_bits = to_bf16(random_floats(size_t(offsets.back()) * shape.hidden, 19));
+  auto x_dev = upload(x_bits);
+  kc::DeviceBuffer y1(sizeof(bf16_t) * x_bits.size()), y2(sizeof(bf16_t) * x_bits.size());
+  kc::CudaStream stream;
+  ffn.forward_device(0, x_dev.data(), offsets.data(), y1.data(), stream.get());
+  ffn.prepare_device(0, x_dev.data(), offsets.data(), y2.data(), stream.get());
+  ffn.run_prepared(stream.get());
+  stream.synchronize();
+  const auto first = download<bf16_t>(y1, x_bits.size());
+  EXPECT_EQ(download<bf16_t>(y2, x_bits.size()), first);
+
+  // New weights for slot 3 right after an enqueued forward: the next forward must use them.
+  std::vector<bf16_t> w(shape.weight_elems());
+  kernels::make_expert_weights(kSeed, 0, 5, shape, w.data());
+  ffn.forward_device(0, x_dev.data(), offsets.data(), y1.data(), stream.get());
+  ffn.set_slot_weights(0, 3, w.data());
+  ffn.forward_device(0, x_dev.data(), offsets.data(), y2.data(), stream.get());
+  stream.synchronize();
+  const auto y = to_float(download<bf16_t>(y2, x_bits.size()));
+  std::vector<float> ref(size_t(offsets[4] - offsets[3]) * shape.hidden);
+  const auto x = to_float(x_bits);
+  kernels::swiglu_reference(w.data(), shape, x.data() + offsets[3] * shape.hidden,
+                            int(offsets[4] - offsets[3]), ref.data());
+  EXPECT_EQ(kernels::count_wrong_tokens(download<bf16_t>(y2, x_bits.size()).data() +
+                                            offsets[3] * shape.hidden,
+                                        ref.data(), offsets[4] - offsets[3], shape.hidden),
+            0);
+
+  const double seconds = ffn.reference_gemm_seconds(offsets);
+  EXPECT_GT(seconds, 0.0);
+  EXPECT_LT(seconds, 1.0);
+  EXPECT_THROW(ffn.reference_gemm_seconds(std::vector<int64_t>{0, 1}), std::invalid_argument);
+}
+
 TEST_F(CudaFfn, WeightsRoundTripAndFactory) {
   const FfnShape shape{64, 32};
   auto ffn = kernels::make_grouped_ffn("cuda", shape, 2, 3, 0);

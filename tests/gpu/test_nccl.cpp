@@ -53,6 +53,18 @@ TEST_F(NcclGpu, SingleRankAllToAllvCopiesSelfPart) {
   EXPECT_THROW(nccl.wait(stream.get()), std::runtime_error);
 }
 
+// A peer that never joins: the blocking init is bounded by the watchdog, which ends the process
+// with one clear line (there is no communicator to abort yet).
+TEST_F(NcclGpu, InitWithoutPeerEndsAfterTheTimeout) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // re-executes: no fork of a CUDA process
+  EXPECT_EXIT(
+      {
+        const auto id = comm::nccl_unique_id();
+        comm::NcclComm nccl(id, 2, 0, 0, std::chrono::seconds(3));
+      },
+      ::testing::ExitedWithCode(1), "ncclCommInitRankConfig did not finish within 3000 ms");
+}
+
 TEST(NcclArgs, RejectsBadRankAndIdBeforeTouchingNccl) {  // host-only checks
   const std::vector<std::byte> short_id(16);
   EXPECT_THROW(comm::NcclComm(short_id, 2, 0, 0), std::invalid_argument);

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "cuda/cuda_kernels.hpp"
+#include "cuda/cuda_router.hpp"
+#include "suite/device_router_shape.hpp"
 #include "gating/router.hpp"
 #include "gating/topk.hpp"
 #include "gpu_test_util.hpp"
@@ -17,18 +19,28 @@ namespace {
 class GpuRouter : public GpuTest {};
 
 kc::RouterShape gpu_shape(const gating::RouterConfig& c, int num_tokens) {
-  kc::RouterShape s;
-  s.num_tokens = num_tokens;
-  s.hidden = c.hidden;
-  s.num_experts = c.num_experts;
-  s.top_k = c.top_k;
-  s.n_group = c.n_group;
-  s.topk_group = c.topk_group;
-  s.score = c.score == gating::ScoreFunction::kSigmoid ? kc::RouterScore::kSigmoid
-                                                        : kc::RouterScore::kSoftmax;
-  s.normalize_topk = c.normalize_topk;
-  return s;
+  return device_router_shape(c, num_tokens);
 }
+
+// The CPU router's logits and selection for `tokens` deterministic tokens of (layer, step).
+struct CpuRouting {
+  CpuRouting(const gating::RouterConfig& c, int num_tokens, uint64_t seed, int layer, int step)
+      : tokens(num_tokens),
+        router(c, gating::SkewSpec::parse("zipf:1.0"), 0.0, seed, layer),
+        x(size_t(tokens) * c.hidden),
+        logits(size_t(tokens) * c.num_experts),
+        ids(size_t(tokens) * c.top_k),
+        weights(ids.size()) {
+    gating::make_hidden_states(seed, layer, step, 0, tokens, c.hidden, x);
+    router.compute_logits(x, tokens, step, logits);
+    router.route(x, tokens, step, ids, weights);
+  }
+  int tokens;
+  gating::Router router;
+  std::vector<float> x, logits;
+  std::vector<int32_t> ids;
+  std::vector<float> weights;
+};
 
 // Compares GPU and CPU selections token by token; a differing id is accepted only as a tie
 // (the two experts' CPU scores within `tie_tol`). Returns the number of disagreeing tokens.
@@ -142,14 +154,12 @@ TEST_F(GpuRouter, LogitsGemmMatchesHost) {
 TEST_F(GpuRouter, FullPathMatchesCpuRouter) {
   auto c = config(256, 64, 4, 4, 2, gating::ScoreFunction::kSigmoid, true);
   const int tokens = 256;
-  gating::Router router(c, gating::SkewSpec::parse("zipf:1.0"), 0.0, 42, 0);
-  std::vector<float> x(size_t(tokens) * c.hidden);
-  gating::make_hidden_states(42, 0, 0, 0, tokens, c.hidden, x);
-  std::vector<float> cpu_logits(size_t(tokens) * c.num_experts);
-  router.compute_logits(x, tokens, 0, cpu_logits);
-  std::vector<int32_t> cpu_ids(size_t(tokens) * c.top_k);
-  std::vector<float> cpu_weights(cpu_ids.size());
-  router.route(x, tokens, 0, cpu_ids, cpu_weights);
+  CpuRouting cpu(c, tokens, 42, 0, 0);
+  const auto& router = cpu.router;
+  const auto& x = cpu.x;
+  const auto& cpu_logits = cpu.logits;
+  const auto& cpu_ids = cpu.ids;
+  const auto& cpu_weights = cpu.weights;
 
   // The GPU gate weights are bf16: logits differ from the fp32 CPU ones by that rounding only.
   auto x_dev = upload(to_bf16(x));
@@ -176,6 +186,24 @@ TEST_F(GpuRouter, FullPathMatchesCpuRouter) {
   const int bad = compare_selection(c, tokens, cpu_logits, gpu_ids, gpu_weights, cpu_ids,
                                     cpu_weights, 0.02);
   EXPECT_LE(bad, tokens / 50) << "tokens whose GPU selection is not a near-tie of the CPU one";
+}
+
+// The suite's GPU gate (host tokens in, host top-k out) against the CPU router on the same
+// tokens: near-ties only, and a positive device time.
+TEST_F(GpuRouter, DeviceRouterMatchesCpuRouter) {
+  auto c = config(256, 64, 4, 4, 2, gating::ScoreFunction::kSigmoid, true);
+  const int tokens = 300;
+  CpuRouting cpu(c, tokens, 7, 1, 3);
+  std::vector<int32_t> gpu_ids(cpu.ids.size());
+  std::vector<float> gpu_weights(cpu.ids.size());
+  kc::DeviceRouter device_router(gpu_shape(c, 0), cpu.router.weights().data());
+  const auto bias = cpu.router.logit_bias(3);
+  const double seconds =
+      device_router.route(cpu.x.data(), tokens, bias.data(), gpu_ids.data(), gpu_weights.data());
+  EXPECT_GT(seconds, 0.0);
+  const int bad = compare_selection(c, tokens, cpu.logits, gpu_ids, gpu_weights, cpu.ids,
+                                    cpu.weights, 0.02);
+  EXPECT_LE(bad, tokens / 50);
 }
 
 TEST(GpuRouterShape, ValidationNamesTheProblem) {  // host-only: runs without a GPU

@@ -29,12 +29,11 @@ GatheredRun two_rank_sample() {
     g.ref_start[p] = {ref_start[p][0], ref_start[p][1]};
     g.ref_end[p] = {ref_end[p][0], ref_end[p][1]};
   }
-  g.ffn_seconds = {4, 1.5};
   g.reference_gemm_seconds = {2, 1.5};
   g.rows_received = {60, 40};
   g.inter_dedup_rows = {0, 0};
   g.send_rows = {10, 30, 50, 10};  // [src][dst]: rank 0 sends 30 to rank 1, rank 1 sends 50
-  g.checked = 4;
+  g.verify = {{"checked_tokens", 4}, {"wrong", 0}, {"max_rel_err", 1e-3}};
   g.tokens_conserved = true;
   g.placement_seconds = {1.0};
   g.migration_seconds = {0.5};

@@ -112,22 +112,24 @@ EngineRun run_engine(const std::string& dispatch, const epbench::comm::Topology&
                                                 kExperts / topo.num_ranks);
   epbench::load_experts(placement.placement, topo.rank, *ffn, kSeed);
   auto engine = epbench::make_layer_engine("mpi", dispatch, topo, kHidden,
-                                           epbench::ReplicaRule::kRoundRobin, 0);
+                                           "round-robin", 0);
   std::vector<float> hidden(size_t(kTokens) * kHidden), weights;
   std::vector<int32_t> ids;
   epbench::gating::make_hidden_states(kSeed, 0, 0, topo.rank, kTokens, kHidden, hidden);
   make_routing(topo.rank, ids, weights);
 
   EngineRun run;
+  const epbench::comm::StepSync sync(/*phase_barriers=*/true, /*timeout_s=*/60);
   g_sent = {topo.node_of_rank, 0, 0};
   engine->run({&placement.placement, 0, hidden, ids, weights, kTopK,
-               int64_t(topo.rank) * kTokens},
+               int64_t(topo.rank) * kTokens, &sync},
               *ffn, run.out);
   run.mpi_intra = g_sent.intra;
   run.mpi_inter = g_sent.inter;
   g_sent = {};
-  run.verify = epbench::verify_layer_output(kSeed, 0, shape, hidden, ids, weights, kTopK,
-                                            run.out.combined, 0, 5e-3);
+  epbench::LayerVerifier verifier(
+      {kSeed, shape, kTopK, 0, epbench::RoundingModel::for_path("kokkos", "mpi", dispatch)});
+  run.verify = verifier.check(topo.rank, 0, 0, hidden, ids, weights, run.out.combined, nullptr);
   return run;
 }
 

@@ -2,10 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 
 #include "common/error.hpp"
 #include "metrics/balance.hpp"
 #include "placement/policy.hpp"
+#include "zipf_problem.hpp"
 
 namespace {
 
@@ -45,18 +47,7 @@ TEST(Placement, ValidateRejectsUnevenSlots) {
   EXPECT_THROW(p.validate(), std::logic_error);
 }
 
-EplbProblem zipf_problem(int layers, int experts, int replicas, int groups, int nodes, int gpus,
-                         unsigned seed) {
-  EplbProblem p{layers, experts, {}, replicas, groups, nodes, gpus};
-  std::mt19937 rng(seed);
-  for (int l = 0; l < layers; ++l) {
-    std::vector<int> perm(experts);
-    std::iota(perm.begin(), perm.end(), 0);
-    std::shuffle(perm.begin(), perm.end(), rng);
-    for (int e = 0; e < experts; ++e) p.weight.push_back(1000.0 / (1 + perm[e]));
-  }
-  return p;
-}
+using epbench::testing::zipf_problem;
 
 TEST(Eplb, ImprovesBalanceOverBaselineUnderSkew) {
   EplbProblem p = zipf_problem(4, 64, 80, 8, 2, 8, 7);
@@ -143,6 +134,22 @@ TEST(Policy, UnknownPolicyListsKnownOnes) {
   } catch (const epbench::InputError& e) {
     EXPECT_NE(std::string(e.what()).find("none, eplb, eplb-global"), std::string::npos);
   }
+}
+
+TEST(Policy, RegistryListsEveryPolicyOnceAndEachComputes) {
+  const auto& policies = epbench::placement_policies();
+  std::set<std::string> names;
+  for (const auto& p : policies) {
+    EXPECT_TRUE(names.insert(p.name).second) << "duplicate policy " << p.name;
+    EXPECT_EQ(&epbench::find_policy(p.name), &p);
+    EXPECT_FALSE(p.description.empty()) << p.name;
+    EplbProblem problem = zipf_problem(2, 16, 16, 4, 2, 4, 3);  // replicas = experts: `none` too
+    if (p.name == "lplb") problem = zipf_problem(2, 16, 32, 4, 2, 8, 3);  // its cube: 8 GPUs
+    const auto r = p.compute(problem);
+    r.placement.validate();
+    EXPECT_EQ(r.placement.num_layers(), 2) << p.name;
+  }
+  for (const char* name : {"none", "eplb", "eplb-global", "minmax"}) EXPECT_TRUE(names.count(name));
 }
 
 }  // namespace

@@ -234,11 +234,11 @@ def main():
     for ranks in (1, 2):
         sc = scenario("tiny", 1024 // ranks, ["none", "eplb"], 256, 128, steps=10)
         write(f"workstation/tiny_strong_np{ranks}.json", doc(rng, CPU, 1, ranks, sc))
-    # A file from a future epbench: schema_version 2 must be refused with a clear message.
+    # A file from a future epbench: schema_version 3 must be refused with a clear message.
     future = doc(rng, CPU, 1, 2, scenario("tiny", 256, ["eplb"], 256, 128, steps=10))
-    future["schema_version"] = 2
+    future["schema_version"] = 3
     future["context"]["power_w"] = [310.5, 298.0]
-    path = os.path.join(HERE, "bad", "schema_v2.json")
+    path = os.path.join(HERE, "bad", "schema_v3.json")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         json.dump(future, f, indent=1)

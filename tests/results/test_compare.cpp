@@ -21,7 +21,10 @@ json load(const std::string& rel) { return json::parse(std::ifstream(kData + "/"
 json scaled(json doc, const std::string& phase, double factor) {
   for (auto& run : doc["runs"]) {
     auto& s = run["summary"]["phases_us"][phase];
-    for (const char* k : {"median", "p99", "min", "max"}) s[k] = s[k].get<double>() * factor;
+    for (const char* k : {"median", "p99", "min", "max"})
+      if (s.contains(k)) s[k] = s[k].get<double>() * factor;
+    if (s.contains("ci95"))
+      for (auto& v : s["ci95"]) v = v.get<double>() * factor;
   }
   return doc;
 }
@@ -165,6 +168,44 @@ TEST(Reporters, Table) {
   const std::string text = render("table", sample_report());
   EXPECT_NE(text.find("## s2\nmetric  A, x  B\n    m1     3  4\n"), std::string::npos) << text;
   EXPECT_EQ(epbench::reporter_formats(), "table|markdown|csv");
+}
+
+}  // namespace
+
+namespace {
+
+// A version 2 copy of a version 1 file: every timing block gets a CI of width `ci` x median.
+json as_v2(json doc, double ci) {
+  doc["schema_version"] = 2;
+  for (auto& run : doc["runs"]) {
+    auto& ph = run["summary"]["phases_us"];
+    for (auto& [name, s] : ph.items()) {
+      const double m = s["median"].get<double>();
+      s["ci95"] = {m * (1 - ci / 2), m * (1 + ci / 2)};
+      s["min"] = std::min(s["min"].get<double>(), m * (1 - ci / 2));
+      s["max"] = std::max(s["max"].get<double>(), m * (1 + ci / 2));
+      s.erase("p99");
+    }
+  }
+  return doc;
+}
+
+TEST(Compare, Version2UsesTheConfidenceIntervalOfTheMedian) {
+  const json a = as_v2(load("dgx-h100/ds-mini_np4.json"), 0.02);
+  // 5 % slower: beyond a 2 %-wide CI (1 % half width) -> slower; within a 20 %-wide one -> same.
+  auto narrow = epbench::compare_results({{"a", a}, {"b", scaled(a, "total", 1.05)}}, {});
+  EXPECT_EQ(row(narrow.groups[0], "total_us").verdicts[1], "slower");
+  const json wide = as_v2(load("dgx-h100/ds-mini_np4.json"), 0.2);
+  auto noisy = epbench::compare_results({{"a", wide}, {"b", scaled(wide, "total", 1.05)}}, {});
+  EXPECT_EQ(row(noisy.groups[0], "total_us").verdicts[1], "same");
+}
+
+TEST(Compare, SaysWhenItComparesAcrossSchemaVersions) {
+  const json v1 = load("dgx-h100/ds-mini_np4.json");
+  auto cmp = epbench::compare_results({{"v1", v1}, {"v2", as_v2(v1, 0.02)}}, {});
+  bool noted = false;
+  for (const auto& n : cmp.notes) noted = noted || n.find("different schema versions") != n.npos;
+  EXPECT_TRUE(noted);
 }
 
 }  // namespace

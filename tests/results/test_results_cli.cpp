@@ -34,10 +34,10 @@ TEST(ResultsCli, ValidateFolder) {
 }
 
 TEST(ResultsCli, ValidateStopsAtTheFirstInvalidFile) {
-  auto r = run_process(kBinary + " validate " + kH100 + " " + kBad + "/schema_v2.json " + kA100);
+  auto r = run_process(kBinary + " validate " + kH100 + " " + kBad + "/schema_v3.json " + kA100);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "ok " + kH100 + "\n");
-  EXPECT_NE(r.err.find("schema_v2.json: schema_version: version 2 is not supported"),
+  EXPECT_NE(r.err.find("schema_v3.json: schema_version: version 3 is not supported"),
             std::string::npos) << r.err;
   EXPECT_EQ(lines(r.err), 1) << r.err;
 }
@@ -82,7 +82,7 @@ TEST(ResultsCli, CompareMarkdown) {
 TEST(ResultsCli, CompareErrors) {
   auto r = run_process(kBinary + " compare " + kH100 + " " + kBad);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("version 2 is not supported"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("version 3 is not supported"), std::string::npos) << r.err;
   r = run_process(kBinary + " compare " + kH100);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("at least two"), std::string::npos) << r.err;

@@ -78,9 +78,9 @@ TEST(ResultsSchema, NegativeWrongCount) {
 
 TEST(ResultsSchema, SchemaNameAndVersion) {
   json doc = example();
-  doc["schema_version"] = 2;
-  expect_invalid(doc, "schema_version: version 2 is not supported: this epbench reads "
-                      "epbench.results version 1");
+  doc["schema_version"] = 3;
+  expect_invalid(doc, "schema_version: version 3 is not supported: this epbench reads "
+                      "epbench.results versions 1 to 2");
   doc = example();
   doc["schema"] = "nvbench";
   expect_invalid(doc, "schema: \"nvbench\" is not \"epbench.results\"");
@@ -125,6 +125,39 @@ TEST(ResultsSchema, FolderScanSkipsOtherJson) {
   // The schema_version 2 file claims the schema, so it is validated (and refused), not skipped.
   EXPECT_THROW(epbench::load_results_paths(paths, nullptr), epbench::InputError);
   EXPECT_THROW(epbench::expand_results_paths({"/nonexistent/x.json"}), epbench::InputError);
+}
+
+}  // namespace
+
+namespace {
+
+// Version 2 requires the imbalance tax, the balanced reference and a CI on every block, and no
+// longer requires p99 (written only with >= 100 samples).
+TEST(ResultsSchema, Version2NeedsTaxAndConfidenceIntervals) {
+  json doc = example();
+  doc["schema_version"] = 2;
+  expect_invalid(doc, ".ci95: missing");
+  auto add_ci = [](json& block) {
+    for (auto& [name, s] : block.items()) s["ci95"] = {s["min"], s["max"]};
+  };
+  for (auto& run : doc["runs"]) {
+    add_ci(run["summary"]["phases_us"]);
+    for (auto& layer : run["layers"]) add_ci(layer["phases_us"]);
+    run["summary"]["dispatch_busbw_nccl_tests_GBps"] = run["summary"]["dispatch_busbw_GBps"];
+    for (auto& [name, list] : run["per_rank"]["phase_us_median"].items()) (void)list;
+  }
+  expect_invalid(doc, "summary.tax: missing");
+  for (auto& run : doc["runs"]) {
+    json stats = {{"median", 1.1}, {"min", 1.0}, {"max", 1.3}, {"ci95", {1.0, 1.2}}};
+    for (const char* p : {"layout", "dispatch", "ffn", "combine", "total"}) {
+      run["summary"]["tax"][p] = stats;
+      run["summary"]["balanced_phases_us"][p] = stats;
+    }
+    run["summary"]["phases_us"]["total"].erase("p99");  // optional in version 2
+  }
+  EXPECT_NO_THROW(epbench::validate_results(doc, "x.json"));
+  doc["runs"][0]["summary"]["tax"]["ffn"]["ci95"] = {1.2, 1.25};  // median outside its CI
+  expect_invalid(doc, "summary.tax.ffn.ci95: expected min <= ci95[0] <= median");
 }
 
 }  // namespace

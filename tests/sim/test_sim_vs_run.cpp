@@ -9,6 +9,8 @@ namespace {
 class SimVsRun : public RunMpi {
  protected:
   void expect_same(int np, int ranks_per_node, const std::string& args) {
+    std::filesystem::remove(dir_ / "out.json");  // results are never overwritten
+    std::filesystem::remove(dir_ / "sim.json");
     const json real = run_ok(np, args + " --ranks-per-node " + std::to_string(ranks_per_node));
     const std::string out = (dir_ / "sim.json").string();
     auto r = run_process(std::string(EPBENCH_BINARY) + " simulate --routing tokens --gpus " +
@@ -52,4 +54,13 @@ TEST_F(SimVsRun, SameWithDriftRebalancingAndEmulatedNodes) {
 
 TEST_F(SimVsRun, SameWithNodeDedupDispatch) {
   expect_same(4, 1, kTinyShape + " --steps 3 --skew zipf:0.8 --dispatch node-dedup");
+}
+
+// The batch replica rules (count exchange and split per batch) and the search policies.
+TEST_F(SimVsRun, SameWithBatchReplicaRulesAndSearchPolicies) {
+  expect_same(4, 2, kTinyShape + " --steps 3 --skew hot:2:8 --rebalance-every 2 --window 2 "
+                    "--policies eplb,minmax --replica-rule lp");
+  expect_same(4, 2, kTinyShape + " --steps 2 --skew zipf:1.2 --policies eplb --replica-rule lp-node");
+  expect_same(4, 2, kTinyShape + " --steps 2 --skew zipf:1.2 --policies minmax "
+                    "--replica-rule lplb --max-moved-experts 2 --rebalance-every 1");
 }

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "dispatch/dispatch_plan.hpp"
+#include "dispatch/replica_rule.hpp"
 #include "placement/policy.hpp"
 #include "sim/traffic.hpp"
 
@@ -30,10 +31,11 @@ TEST(TrafficBuilder, PlanModeMatchesTheRealDispatchPlan) {
   std::vector<int> node_of(R);
   for (int r = 0; r < R; ++r) node_of[r] = r / 4;
   std::mt19937 rng(7);
-  for (ReplicaRule rule : {ReplicaRule::kRoundRobin, ReplicaRule::kSameNode})
+  for (const std::string name : {"round-robin", "same-node"})
     for (bool dedup : {false, true}) {
+      const auto rule = make_replica_rule(name);
       StepTraffic t;
-      TrafficBuilder b(p, 0, 4, rule, K, T, dedup, t);
+      TrafficBuilder b(p, 0, 4, split_model_of(name), K, T, dedup, t);
       std::vector<int64_t> slot_rows(24, 0);
       int64_t dedup_rows_total = 0, self = 0;
       for (int r = 0; r < R; ++r) {
@@ -42,7 +44,7 @@ TEST(TrafficBuilder, PlanModeMatchesTheRealDispatchPlan) {
           ids[i * K] = rng() % 16;
           do ids[i * K + 1] = rng() % 16; while (ids[i * K + 1] == ids[i * K]);
         }
-        const DispatchPlan plan = build_dispatch_plan(p, 0, ids, K, r, int64_t(r) * T, node_of, rule);
+        const DispatchPlan plan = build_dispatch_plan(p, 0, ids, K, r, int64_t(r) * T, node_of, *rule);
         for (int d = 0; d < R; ++d)
           for (int s = 0; s < 3; ++s) slot_rows[d * 3 + s] += plan.send_slot_rows[d * 3 + s];
         dedup_rows_total += inter_node_rows_dedup(plan, node_of, r);
@@ -69,7 +71,7 @@ TEST(TrafficBuilder, PlanModeMatchesTheRealDispatchPlan) {
 TEST(TrafficBuilder, CountsAreConservedAndSplitEvenlyAmongReplicas) {
   const Placement p = replicated_placement();
   StepTraffic t;
-  TrafficBuilder b(p, 0, 4, ReplicaRule::kRoundRobin, 2, 50, false, t);
+  TrafficBuilder b(p, 0, 4, SplitModel::kRoundRobin, 2, 50, false, t);
   std::vector<int64_t> counts(16, 0);
   counts[0] = 11;  // two replicas: slot 0 (rank 0) and slot 23 (rank 7)
   counts[9] = 4;   // one replica: slot 9 (rank 3)
@@ -87,7 +89,7 @@ TEST(TrafficBuilder, CountsAreConservedAndSplitEvenlyAmongReplicas) {
 TEST(TrafficBuilder, SameNodeRuleKeepsRowsOnTheSourceNode) {
   const Placement p = replicated_placement();
   StepTraffic t;
-  TrafficBuilder b(p, 0, 4, ReplicaRule::kSameNode, 2, 50, false, t);
+  TrafficBuilder b(p, 0, 4, SplitModel::kSameNode, 2, 50, false, t);
   std::vector<int64_t> counts(16, 0);
   counts[0] = 10;  // replicas on rank 0 (node 0) and rank 7 (node 1)
   b.add_source_counts(6, counts, 1);  // rank 6 is on node 1
@@ -101,9 +103,10 @@ TEST(TrafficBuilder, NodeDedupSendsOneRowPerTokenAndRemoteNodeThroughTheGateway)
   std::vector<int> node_of = {0, 0, 0, 0, 1, 1, 1, 1};
   // Rank 0's two tokens both pick experts on ranks 5 and 6 (node 1).
   const std::vector<int32_t> ids = {10, 12, 11, 13};
-  const DispatchPlan plan = build_dispatch_plan(p, 0, ids, 2, 0, 0, node_of, ReplicaRule::kRoundRobin);
+  const auto rule = make_replica_rule("round-robin");
+  const DispatchPlan plan = build_dispatch_plan(p, 0, ids, 2, 0, 0, node_of, *rule);
   StepTraffic t;
-  TrafficBuilder b(p, 0, 4, ReplicaRule::kRoundRobin, 2, 2, true, t);
+  TrafficBuilder b(p, 0, 4, SplitModel::kRoundRobin, 2, 2, true, t);
   b.add_source_plan(0, plan);
   b.finish();
   EXPECT_EQ(t.ranks[0].sent_rows[1], 2) << "two tokens, one remote node";
@@ -111,4 +114,45 @@ TEST(TrafficBuilder, NodeDedupSendsOneRowPerTokenAndRemoteNodeThroughTheGateway)
   EXPECT_EQ(t.ranks[4].sent_rows[0], 4) << "the gateway forwards all 4 rows inside node 1";
   EXPECT_EQ(t.ranks[5].received_rows[0] + t.ranks[6].received_rows[0], 4);
   EXPECT_EQ(t.inter_rows_dedup[0], 2);
+}
+
+// The batch rules' split laid over all ranks at once gives every rank exactly the slots
+// assign_split_slots (the engines' per-rank assignment) gives its tokens.
+TEST(BatchSplitRows, EqualsTheEnginesPerRankAssignment) {
+  const Placement p = replicated_placement();
+  const int R = 8, T = 40, K = 2, E = 16;
+  std::vector<int> node_of(R);
+  for (int r = 0; r < R; ++r) node_of[r] = r / 4;
+  std::mt19937 rng(11);
+  std::vector<int32_t> ids(size_t(R) * T * K);
+  for (int r = 0; r < R; ++r)
+    for (int i = 0; i < T; ++i) {
+      int32_t* tok = &ids[(size_t(r) * T + i) * K];
+      tok[0] = rng() % 3 == 0 ? 0 : rng() % E;  // expert 0 hot
+      do tok[1] = rng() % E; while (tok[1] == tok[0]);
+    }
+  std::vector<int64_t> rank_rows(size_t(R) * E, 0);
+  for (int r = 0; r < R; ++r)
+    count_expert_rows(std::span<const int32_t>(ids).subspan(size_t(r) * T * K, size_t(T) * K),
+                      std::span<int64_t>(rank_rows).subspan(size_t(r) * E, E));
+  for (const std::string name : {"lp", "lp-node", "lplb"}) {
+    const auto rule = make_replica_rule(name);
+    rule->solve({&p, 0, 0, 0, node_of, rank_rows});
+    const BatchSplit& split = *rule->split();
+    std::vector<int> source_of_rank(R, 0);
+    if (split.num_sources > 1) source_of_rank = node_of;
+    std::vector<std::vector<int64_t>> from_split(R, std::vector<int64_t>(24, 0));
+    batch_split_rows(p, 0, split, rank_rows, source_of_rank,
+                     [&](int r, std::span<const SlotRows> rows) {
+                       for (const SlotRows& x : rows) from_split[r][x.slot] += x.rows;
+                     });
+    for (int r = 0; r < R; ++r) {
+      const auto mine = std::span<const int32_t>(ids).subspan(size_t(r) * T * K, size_t(T) * K);
+      std::vector<int32_t> slots(mine.size());
+      rule->assign({&p, 0, r, int64_t(r) * T, node_of, rank_rows}, mine, K, slots);
+      std::vector<int64_t> expected(24, 0);
+      for (int32_t slot : slots) ++expected[slot];
+      EXPECT_EQ(from_split[r], expected) << name << " rank " << r;
+    }
+  }
 }

@@ -2,7 +2,7 @@
 """Checks epbench results files written by the Slurm jobs of tests/slurm/test_local_slurm.sh.
 
   check_results.py run FILE [--nodes N] [--job-id ID] [--inter-node]
-      valid "epbench.results" v1 JSON; verify.wrong == 0 and tokens conserved in every run;
+      valid "epbench.results" v2 JSON; verify.wrong == 0 and tokens conserved in every run;
       context.rank_nodes spans N distinct nodes; context.slurm.job_id == ID;
       --inter-node: inter_node_bytes > 0 in every run.
       --eplb-used P: the eplb run's policy_used is P (hierarchical needs the expert groups to
@@ -33,9 +33,9 @@ def load(path):
     except (OSError, ValueError) as e:
         fail(f"{path}: not readable JSON: {e}")
         return None
-    if doc.get("schema") != "epbench.results" or doc.get("schema_version") != 1:
+    if doc.get("schema") != "epbench.results" or doc.get("schema_version") != 2:
         fail(f"{path}: schema is {doc.get('schema')!r} v{doc.get('schema_version')!r}, "
-             "expected 'epbench.results' v1")
+             "expected 'epbench.results' v2")
     if not doc.get("runs"):
         fail(f"{path}: no runs")
     return doc

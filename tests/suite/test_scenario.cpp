@@ -79,7 +79,7 @@ TEST(Scenario, ValidationNamesTheProblem) {
   expect(t, 2, "--comm nccl needs --backend cuda");
   EXPECT_NO_THROW(s.validate_for(4));
   EXPECT_EQ(s.redundant_experts_for(4), 4);
-  EXPECT_EQ(epbench::preset("deepseek-v3").verify_sample(), 32);
+  EXPECT_EQ(epbench::preset("deepseek-v3").verify_sample(), 4);
 }
 
 TEST(Scenario, TraceMustNotWrapOntoFittedSteps) {

@@ -1,6 +1,6 @@
 // CHECK_NCCL: captures the call text and file:line and throws std::runtime_error with NCCL's
-// error string; CHECK_NCCL_NOEXCEPT prints instead (destructors). ncclInProgress, the normal
-// answer of a non-blocking communicator, is not an error here: callers poll for completion.
+// error string; CHECK_NCCL_NOEXCEPT prints instead (destructors). ncclInProgress (only a
+// non-blocking communicator answers it; NcclComm's is blocking) is not treated as an error.
 // Internal to src/comm/nccl (includes nccl.h).
 #pragma once
 

@@ -1,12 +1,17 @@
-// NcclComm: a non-blocking NCCL communicator whose every wait is bounded (see nccl_comm.hpp).
+// NcclComm: a blocking NCCL communicator whose blocking calls a watchdog thread bounds, and
+// whose waits poll against the same timeout (see nccl_comm.hpp).
 #include "comm/nccl/nccl_comm.hpp"
 
 #include <cuda_runtime.h>
 #include <nccl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -71,6 +76,103 @@ std::string nccl_header_version_string() {
          std::to_string(NCCL_PATCH);
 }
 
+// Bounds one blocking NCCL call at a time: arm() before the call, disarm() after. On expiry it
+// aborts the communicator (the blocked call then returns an error); with no communicator yet, or
+// when the call is still blocked after a grace period, it ends the process (status 1).
+class NcclComm::Watchdog {
+ public:
+  explicit Watchdog(NcclComm& owner) : owner_(owner), thread_([this] { loop(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  // Scope of one blocking call.
+  class Scope {
+   public:
+    Scope(Watchdog& dog, const char* what) : dog_(dog) { dog_.arm(what); }
+    ~Scope() { dog_.disarm(); }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+    bool expired() const { return dog_.expired(); }
+
+   private:
+    Watchdog& dog_;
+  };
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void arm(const char* what) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      what_ = what;
+      deadline_ = Clock::now() + owner_.timeout_;
+      armed_ = true;
+      expired_ = false;
+    }
+    wake_.notify_all();
+  }
+  void disarm() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      armed_ = false;
+    }
+    wake_.notify_all();
+  }
+  bool expired() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return expired_;
+  }
+
+  void loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      if (!armed_) {
+        wake_.wait(lock);
+        continue;
+      }
+      wake_.wait_until(lock, deadline_);
+      if (stop_ || !armed_ || Clock::now() < deadline_) continue;
+      expired_ = true;
+      const std::string what = what_;
+      lock.unlock();
+      const bool has_comm = owner_.comm_ != nullptr;
+      std::fprintf(stderr,
+                   "epbench: NCCL rank %d/%d (device %d): %s did not finish within %lld ms "
+                   "(a peer died or never joined, or ranks share a GPU); %s\n",
+                   owner_.rank_, owner_.nranks_, owner_.device_, what.c_str(),
+                   static_cast<long long>(owner_.timeout_.count()),
+                   has_comm ? "aborting the communicator" : "exiting");
+      if (!has_comm) std::_Exit(1);
+      owner_.abort();
+      lock.lock();
+      const auto grace_end =
+          Clock::now() + std::min<Clock::duration>(owner_.timeout_, std::chrono::seconds(30));
+      while (!stop_ && armed_ && Clock::now() < grace_end) wake_.wait_until(lock, grace_end);
+      if (!stop_ && armed_) {
+        std::fprintf(stderr, "epbench: NCCL rank %d/%d: %s still blocked after the abort; exiting\n",
+                     owner_.rank_, owner_.nranks_, what.c_str());
+        std::_Exit(1);
+      }
+    }
+  }
+
+  NcclComm& owner_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false, armed_ = false, expired_ = false;
+  std::string what_;
+  Clock::time_point deadline_{};
+  std::thread thread_;  // last: starts after every member above is initialized
+};
+
 NcclComm::NcclComm(std::span<const std::byte> unique_id, int nranks, int rank, int device,
                    std::chrono::milliseconds timeout)
     : nranks_(nranks), rank_(rank), device_(device), timeout_(timeout) {
@@ -85,39 +187,42 @@ NcclComm::NcclComm(std::span<const std::byte> unique_id, int nranks, int rank, i
   ncclUniqueId id;
   std::memcpy(&id, unique_id.data(), sizeof id);
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
-  config.blocking = 0;  // every wait below is ours, and bounded
+  config.blocking = 1;  // no in-progress polling per call; the watchdog bounds blocking calls
+  watchdog_ = std::make_unique<Watchdog>(*this);
   ncclComm_t comm = nullptr;
-  const ncclResult_t status = ncclCommInitRankConfig(&comm, nranks, id, rank, &config);
+  ncclResult_t status;
+  {
+    Watchdog::Scope scope(*watchdog_, "ncclCommInitRankConfig");
+    status = ncclCommInitRankConfig(&comm, nranks, id, rank, &config);
+  }
   comm_ = comm;
-  if (status != ncclSuccess && status != ncclInProgress)
-    fail(std::string("ncclCommInitRankConfig: ") + ncclGetErrorString(status));
-  wait_ready("ncclCommInitRankConfig");
+  if (status != ncclSuccess)
+    fail(std::string("ncclCommInitRankConfig: ") + ncclGetErrorString(status) + " (" +
+         (comm ? ncclGetLastError(comm) : ncclGetLastError(nullptr)) + ")");
 }
 
 NcclComm::~NcclComm() {
-  if (comm_ == nullptr || aborted_) return;
-  // Finalize flushes outstanding operations; bounded like every other wait, then destroy.
-  ncclResult_t status = ncclCommFinalize(comm_);
-  const auto start = Clock::now();
-  while (status == ncclInProgress) {
-    if (elapsed_ms(start) > timeout_.count()) break;
-    std::this_thread::yield();
-    if (ncclCommGetAsyncError(comm_, &status) != ncclSuccess) break;
+  if (comm_ != nullptr && !aborted_) {
+    // Finalize flushes outstanding operations (blocking, bounded by the watchdog), then destroy.
+    ncclResult_t status;
+    {
+      Watchdog::Scope scope(*watchdog_, "ncclCommFinalize");
+      status = ncclCommFinalize(comm_);
+    }
+    if (status != ncclSuccess || aborted_) {
+      std::fprintf(stderr, "epbench: NCCL rank %d: finalize failed (%s); aborting\n", rank_,
+                   ncclGetErrorString(status));
+      abort();
+    } else {
+      CHECK_NCCL_NOEXCEPT(ncclCommDestroy(comm_));
+    }
   }
-  if (status != ncclSuccess) {
-    std::fprintf(stderr, "epbench: NCCL rank %d: finalize failed or timed out (%s); aborting\n",
-                 rank_, ncclGetErrorString(status));
-    abort();
-    return;
-  }
-  CHECK_NCCL_NOEXCEPT(ncclCommDestroy(comm_));
-  comm_ = nullptr;
+  watchdog_.reset();
 }
 
 void NcclComm::abort() noexcept {
-  if (comm_ != nullptr && !aborted_) CHECK_NCCL_NOEXCEPT(ncclCommAbort(comm_));
-  aborted_ = true;
-  comm_ = nullptr;
+  if (aborted_.exchange(true)) return;
+  if (comm_ != nullptr) CHECK_NCCL_NOEXCEPT(ncclCommAbort(comm_));
 }
 
 void NcclComm::fail(const std::string& message) {
@@ -125,21 +230,6 @@ void NcclComm::fail(const std::string& message) {
   throw std::runtime_error("NCCL rank " + std::to_string(rank_) + "/" + std::to_string(nranks_) +
                            " (device " + std::to_string(device_) + "): " + message +
                            "; communicator aborted");
-}
-
-void NcclComm::wait_ready(const char* what) {
-  const auto start = Clock::now();
-  for (;;) {
-    ncclResult_t state = ncclSuccess;
-    const ncclResult_t query = ncclCommGetAsyncError(comm_, &state);
-    if (query != ncclSuccess)
-      fail(std::string(what) + ": ncclCommGetAsyncError: " + ncclGetErrorString(query));
-    if (state == ncclSuccess) return;
-    if (state != ncclInProgress) fail(std::string(what) + ": " + ncclGetErrorString(state));
-    if (elapsed_ms(start) > timeout_.count())
-      fail(std::string(what) + " timed out after " + std::to_string(elapsed_ms(start)) + " ms");
-    std::this_thread::yield();
-  }
 }
 
 void NcclComm::all_to_allv(const void* send, std::span<const size_t> send_counts,
@@ -167,35 +257,37 @@ void NcclComm::all_to_allv(const void* send, std::span<const size_t> send_counts
   // the first failure is reported afterwards.
   std::string first_error;
   auto note = [&](ncclResult_t status, const char* call, int peer) {
-    if (status != ncclSuccess && status != ncclInProgress && first_error.empty())
+    if (status != ncclSuccess && first_error.empty())
       first_error = std::string(call) + " (peer " + std::to_string(peer) +
                     "): " + ncclGetErrorString(status);
   };
-  note(ncclGroupStart(), "ncclGroupStart", rank_);
-  for (int peer = 0; peer < nranks_; ++peer) {
-    if (peer == rank_) continue;
-    if (send_counts[peer] > 0)
-      note(ncclSend(send_bytes + send_offsets[peer], send_counts[peer], ncclUint8, peer, comm_, s),
-           "ncclSend", peer);
-    if (recv_counts[peer] > 0)
-      note(ncclRecv(recv_bytes + recv_offsets[peer], recv_counts[peer], ncclUint8, peer, comm_, s),
-           "ncclRecv", peer);
+  bool expired = false;
+  {
+    // The group end blocks while connections are set up (first exchange with a peer).
+    Watchdog::Scope scope(*watchdog_, "all_to_allv (ncclGroupEnd)");
+    note(ncclGroupStart(), "ncclGroupStart", rank_);
+    for (int peer = 0; peer < nranks_; ++peer) {
+      if (peer == rank_) continue;
+      if (send_counts[peer] > 0)
+        note(ncclSend(send_bytes + send_offsets[peer], send_counts[peer], ncclUint8, peer, comm_, s),
+             "ncclSend", peer);
+      if (recv_counts[peer] > 0)
+        note(ncclRecv(recv_bytes + recv_offsets[peer], recv_counts[peer], ncclUint8, peer, comm_, s),
+             "ncclRecv", peer);
+    }
+    note(ncclGroupEnd(), "ncclGroupEnd", rank_);
+    expired = scope.expired();
   }
-  note(ncclGroupEnd(), "ncclGroupEnd", rank_);
+  if (expired) fail("all_to_allv timed out after " + std::to_string(timeout_.count()) + " ms");
   if (!first_error.empty()) fail("all_to_allv: " + first_error);
-  wait_ready("all_to_allv (ncclGroupEnd)");  // operations enqueued (non-blocking communicator)
 }
 
 void NcclComm::wait(void* stream) {
   if (aborted_) throw std::runtime_error("NcclComm::wait on an aborted communicator");
   cudaStream_t s = static_cast<cudaStream_t>(stream);
+  // Fast path: already complete (the common case after a synchronizing step).
   const auto start = Clock::now();
   for (;;) {
-    ncclResult_t state = ncclSuccess;
-    const ncclResult_t query = ncclCommGetAsyncError(comm_, &state);
-    if (query != ncclSuccess) fail(std::string("ncclCommGetAsyncError: ") + ncclGetErrorString(query));
-    if (state != ncclSuccess && state != ncclInProgress)
-      fail(std::string("asynchronous NCCL error: ") + ncclGetErrorString(state));
     const cudaError_t done = cudaStreamQuery(s);
     if (done == cudaSuccess) return;
     if (done != cudaErrorNotReady) {
@@ -203,6 +295,11 @@ void NcclComm::wait(void* stream) {
       fail(std::string("cudaStreamQuery: ") + cudaGetErrorName(done) + ": " +
            cudaGetErrorString(done));
     }
+    ncclResult_t state = ncclSuccess;
+    const ncclResult_t query = ncclCommGetAsyncError(comm_, &state);
+    if (query != ncclSuccess) fail(std::string("ncclCommGetAsyncError: ") + ncclGetErrorString(query));
+    if (state != ncclSuccess)
+      fail(std::string("asynchronous NCCL error: ") + ncclGetErrorString(state));
     if (elapsed_ms(start) > timeout_.count())
       fail("timed out after " + std::to_string(elapsed_ms(start)) +
            " ms waiting for the stream (a peer may have died or not joined)");

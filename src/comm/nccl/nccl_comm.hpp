@@ -3,14 +3,22 @@
 // over MPI (or anything else) and every rank constructs NcclComm from them. No CUDA or NCCL header
 // is included: streams are cudaStream_t passed as void*.
 //
-// Never hang: the communicator is non-blocking; initialization, wait() and finalization poll
-// ncclCommGetAsyncError (and cudaStreamQuery) against a timeout, and on an error or a timeout
-// call ncclCommAbort and throw std::runtime_error naming the rank, peer count and elapsed time.
+// Never hang, without paying for it on every call: the communicator is *blocking* (each
+// ncclGroupEnd returns ncclSuccess once the operations are enqueued, no in-progress polling), and
+// a watchdog thread bounds every blocking NCCL call (init, the group end of all_to_allv,
+// finalize). When a call outlives the timeout, the watchdog calls ncclCommAbort (which makes the
+// blocked call return an error, thrown as std::runtime_error naming the rank and the call);
+// where there is no communicator to abort yet (a peer that never joins init) or the abort does
+// not free the call within a grace period, it prints one line and ends the process with status 1,
+// so the launcher tears the job down. wait() polls cudaStreamQuery and ncclCommGetAsyncError
+// against the same timeout, as nccl-tests does.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -33,7 +41,8 @@ class NcclComm {
   static constexpr std::chrono::milliseconds kDefaultTimeout{std::chrono::minutes(5)};
 
   // Collective over `nranks` processes: each calls it with the same id bytes and its own rank.
-  // Makes `device` current (cudaSetDevice) and binds the communicator to it.
+  // Makes `device` current (cudaSetDevice) and binds the communicator to it. `timeout` bounds
+  // every blocking call and wait (see above).
   NcclComm(std::span<const std::byte> unique_id, int nranks, int rank, int device,
            std::chrono::milliseconds timeout = kDefaultTimeout);
   // Finalizes (bounded by the timeout) and destroys; aborts instead if the communicator failed.
@@ -45,7 +54,7 @@ class NcclComm {
   int size() const { return nranks_; }
   int device() const { return device_; }
   std::chrono::milliseconds timeout() const { return timeout_; }
-  bool aborted() const { return aborted_; }
+  bool aborted() const { return aborted_.load(); }
   ncclComm* handle() const { return comm_; }
 
   // All-to-allv of bytes on `stream`: to each peer p, send_counts[p] bytes from
@@ -64,12 +73,11 @@ class NcclComm {
   // throws std::runtime_error.
   void wait(void* stream);
 
-  // ncclCommAbort; later calls throw. Safe to call twice.
+  // ncclCommAbort; later calls throw. Safe to call twice, and from the watchdog thread.
   void abort() noexcept;
 
  private:
-  // Polls until the communicator leaves ncclInProgress; aborts and throws on error or timeout.
-  void wait_ready(const char* what);
+  class Watchdog;
   [[noreturn]] void fail(const std::string& message);
 
   ncclComm* comm_ = nullptr;
@@ -77,7 +85,8 @@ class NcclComm {
   int rank_ = 0;
   int device_ = 0;
   std::chrono::milliseconds timeout_;
-  bool aborted_ = false;
+  std::atomic<bool> aborted_{false};
+  std::unique_ptr<Watchdog> watchdog_;  // declared last: stopped first
 };
 
 }  // namespace epbench::comm

@@ -1,0 +1,107 @@
+# Build-time resource check of the CUDA kernels (run as `cmake -P`, registered as the ctest
+# `gpu.kernel_resources`): compiles each .cu for one architecture with `ptxas -v`, and fails when
+#   - a kernel has no __launch_bounds__ (no `.maxntid` in its PTX), or
+#   - registers x block size of a kernel exceed the registers of one SM (65,536 on sm_80/sm_90):
+#     such a launch fails with cudaErrorLaunchOutOfResources on the GPU, which no CPU test sees.
+# Registers are allocated per warp in units of 256, so a block needs
+#   ceil(regs * 32 / 256) * 256 * ceil(threads / 32)   registers.
+# Spills are reported, not failed (a spill is slow, not wrong).
+#
+# Variables: NVCC, ARCH (e.g. 90), SOURCES (;-list of .cu), INCLUDES (;-list), WORK_DIR,
+#            REGISTERS_PER_SM (default 65536).
+cmake_minimum_required(VERSION 3.24)
+foreach(var NVCC ARCH SOURCES WORK_DIR)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "CheckKernelResources: ${var} is not set")
+  endif()
+endforeach()
+if(NOT DEFINED REGISTERS_PER_SM)
+  set(REGISTERS_PER_SM 65536)
+endif()
+string(REPLACE "," ";" SOURCES "${SOURCES}")
+string(REPLACE "," ";" INCLUDES "${INCLUDES}")
+set(include_flags)
+foreach(dir IN LISTS INCLUDES)
+  list(APPEND include_flags "-I${dir}")
+endforeach()
+
+set(failures 0)
+set(kernels 0)
+foreach(source IN LISTS SOURCES)
+  get_filename_component(stem "${source}" NAME_WE)
+  set(dir "${WORK_DIR}/${stem}-sm_${ARCH}")
+  file(REMOVE_RECURSE "${dir}")
+  file(MAKE_DIRECTORY "${dir}")
+  execute_process(
+    COMMAND "${NVCC}" -arch=sm_${ARCH} -std=c++17 --expt-relaxed-constexpr ${include_flags}
+            -cubin -Xptxas -v --keep --keep-dir "${dir}" -o "${dir}/${stem}.cubin" "${source}"
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "nvcc failed on ${source}:\n${out}${err}")
+  endif()
+  set(report "${out}${err}")
+
+  # Threads per block from the PTX: `.entry NAME(` ... `.maxntid X, Y, Z` before the body's `{`.
+  file(GLOB ptx_files "${dir}/*.ptx")
+  list(LENGTH ptx_files n_ptx)
+  if(NOT n_ptx EQUAL 1)
+    message(FATAL_ERROR "expected one PTX file in ${dir}, found ${n_ptx}")
+  endif()
+  file(READ "${ptx_files}" ptx)
+  # Walk the kernels with string(FIND): PTX text is not safe to split as a CMake list.
+  while(TRUE)
+    string(FIND "${ptx}" ".entry " at)
+    if(at LESS 0)
+      break()
+    endif()
+    math(EXPR at "${at} + 7")
+    string(SUBSTRING "${ptx}" ${at} -1 ptx)
+    string(FIND "${ptx}" "{" body)
+    string(SUBSTRING "${ptx}" 0 ${body} entry)
+    string(REGEX MATCH "^[A-Za-z0-9_$]+" name "${entry}")
+    set(head "${entry}")
+    math(EXPR kernels "${kernels} + 1")
+    if(NOT head MATCHES "\\.maxntid[ \t]+([0-9]+)[, \t]+([0-9]+)[, \t]+([0-9]+)")
+      message(SEND_ERROR "${stem}.cu: kernel ${name} has no __launch_bounds__ (no .maxntid)")
+      math(EXPR failures "${failures} + 1")
+      continue()
+    endif()
+    math(EXPR threads "${CMAKE_MATCH_1} * ${CMAKE_MATCH_2} * ${CMAKE_MATCH_3}")
+    # ptxas: "Compiling entry function 'NAME' for 'sm_90'" then "... Used R registers".
+    string(FIND "${report}" "entry function '${name}'" at)
+    if(at LESS 0)
+      message(SEND_ERROR "${stem}.cu: no ptxas report for ${name}")
+      math(EXPR failures "${failures} + 1")
+      continue()
+    endif()
+    string(SUBSTRING "${report}" ${at} 600 tail)
+    if(NOT tail MATCHES "Used ([0-9]+) registers")
+      message(SEND_ERROR "${stem}.cu: no register count for ${name}")
+      math(EXPR failures "${failures} + 1")
+      continue()
+    endif()
+    set(regs ${CMAKE_MATCH_1})
+    math(EXPR per_warp "((${regs} * 32 + 255) / 256) * 256")
+    math(EXPR warps "(${threads} + 31) / 32")
+    math(EXPR per_block "${per_warp} * ${warps}")
+    set(spill "")
+    if(tail MATCHES "([1-9][0-9]*) bytes spill stores")
+      set(spill " (spills ${CMAKE_MATCH_1} bytes)")
+    endif()
+    set(line "sm_${ARCH} ${stem}.cu ${name}: ${regs} registers x ${threads} threads = ${per_block} of ${REGISTERS_PER_SM}${spill}")
+    if(per_block GREATER REGISTERS_PER_SM)
+      message(SEND_ERROR "${line}: does not fit one SM (cudaErrorLaunchOutOfResources)")
+      math(EXPR failures "${failures} + 1")
+    else()
+      message(STATUS "${line}")
+    endif()
+  endwhile()
+endforeach()
+
+if(kernels EQUAL 0)
+  message(FATAL_ERROR "no kernels found in ${SOURCES}")
+endif()
+if(failures GREATER 0)
+  message(FATAL_ERROR "${failures} of ${kernels} kernels fail the resource check")
+endif()
+message(STATUS "all ${kernels} kernels have launch bounds and fit an SM")
