@@ -5,8 +5,9 @@
 # size, 8 GPUs per node, one redundant slot per GPU, EP 8 -> 4096, zipf:1.2 and hot:8:10 skews
 # drifting by one popularity rank every 20 steps (--drift 0.05), a 4-step statistics window and a
 # rebalance every 5 steps, 10 measured steps after 4 warm-up steps.
-# Policies: none and eplb, plus minmax when this build has it, and eplb with the exact
-# per-batch split (--replica-rule lp) when this build has it.
+# Policies: none, eplb and minmax (its search capped at 1 s per re-placement: at thousands of
+# GPUs it would otherwise run for minutes), and eplb with the exact per-batch split
+# (--replica-rule lp) as its own run.
 #
 #   results/sim/study.sh [PROFILE]        (default h200; writes results/sim/study/<profile>/)
 set -euo pipefail
@@ -15,11 +16,8 @@ bin=${EPBENCH_BIN:-$root/build/src/app/epbench}
 profile=${1:-h200}
 out=$root/results/sim/study/$profile
 mkdir -p "$out"
-help=$("$bin" simulate --help)
-policies=none,eplb
-grep -q minmax <<<"$help" && policies+=,minmax
-rules=(round-robin)
-grep -q "\blp\b" <<<"$help" && rules+=(lp)
+policies=none,eplb,minmax
+rules=(round-robin lp)
 for skew in zipf:1.2 hot:8:10; do
   for gpus in 8 16 32 64 128 256 512 1024 2048 4096; do
     experts=$((gpus > 256 ? gpus : 256))
@@ -31,7 +29,7 @@ for skew in zipf:1.2 hot:8:10; do
       "$bin" simulate --preset deepseek-v3 --experts "$experts" --gpus "$gpus" \
         --gpus-per-node 8 --profile "$profile" --routing counts --skew "$skew" --drift 0.05 \
         --warmup 4 --window 4 --steps 10 --rebalance-every 5 --policies "$pol" \
-        --replica-rule "$rule" --label "sim-study $skew" --output "$out/$name.json" --quiet
+        --replica-rule "$rule" --placement-time-budget-ms 1000 --label "sim-study $skew" --output "$out/$name.json" --quiet
     done
   done
 done

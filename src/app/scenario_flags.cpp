@@ -90,6 +90,9 @@ void add_scenario_flags(CLI::App* cmd, ScenarioFlags& o) {
   add_override(cmd, o, "--max-moved-experts", &Scenario::max_moved_experts,
                "Migration-aware re-placement (policy minmax): move at most N expert weights per "
                "layer and re-placement (-1: no limit)");
+  add_override(cmd, o, "--placement-time-budget-ms", &Scenario::placement_time_budget_ms,
+               "Wall-clock cap on each re-placement of a search policy (minmax), all layers; 0: "
+               "none (deterministic)");
   add_override(cmd, o, "--repeat", &Scenario::repeat,
                "Run every policy N times, interleaved (A B A B ...); samples pooled");
   add_override(cmd, o, "--step-timeout", &Scenario::step_timeout_s,

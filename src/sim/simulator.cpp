@@ -158,6 +158,7 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
 
   EplbProblem problem{L, E, std::vector<double>(size_t(L) * E, 1.0), num_slots, s.model.n_group,
                       c.num_nodes(), R};
+  problem.time_budget_ms = s.placement_time_budget_ms;
   PolicyResult current = policy.compute(problem);
   const PhaseTimes balanced = balanced_span(p, shape, c, num_slots, s.dispatch);
 
@@ -552,6 +553,11 @@ void validate_simulation(const Scenario& s, const Cluster& c, const SimOptions& 
   require_input(c.gpus_per_node >= 1 && c.num_gpus % c.gpus_per_node == 0,
                 "--gpus " + std::to_string(c.num_gpus) + " is not a multiple of --gpus-per-node " +
                     std::to_string(c.gpus_per_node));
+  // Per-(rank, expert) state (sampled counts, a batch rule's split): 2^27 cells is 1 GiB of
+  // 64-bit counts, beyond any cluster the study needs (4096 GPUs x 4096 experts is 2^24).
+  require_input(double(c.num_gpus) * s.model.num_experts <= double(1 << 27),
+                std::to_string(c.num_gpus) + " GPUs x " + std::to_string(s.model.num_experts) +
+                    " experts is more than the simulator's 2^27 (rank, expert) cells");
   require_input(o.routing == "auto" || o.routing == "tokens" || o.routing == "counts",
                 "unknown --routing \"" + o.routing + "\" (known: auto, tokens, counts)");
   require_input(!(o.routing == "counts" && !s.trace.empty()),

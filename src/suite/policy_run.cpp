@@ -81,6 +81,7 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
   // Initial placement: the policy applied to uniform loads (no statistics yet).
   EplbProblem problem{L, E, std::vector<double>(size_t(L) * E, 1.0), num_slots, s.model.n_group,
                       topo.num_nodes, R};
+  problem.time_budget_ms = s.placement_time_budget_ms;
   PolicyResult current = policy.compute(problem);
   auto ffn = kernels::make_grouped_ffn(s.backend, shape, L, num_slots / R, control.device);
   load_experts(current.placement, me, *ffn, s.seed);

@@ -119,6 +119,9 @@ void Scenario::validate() const {
   require_input(repeat >= 1 && repeat <= 1000, "--repeat must be between 1 and 1000");
   require_input(max_moved_experts >= -1,
                 "--max-moved-experts must be >= 0 (or -1 for no limit)");
+  require_input(std::isfinite(placement_time_budget_ms) && placement_time_budget_ms >= 0 &&
+                    placement_time_budget_ms <= 3.6e6,
+                "--placement-time-budget-ms must be between 0 (no limit) and 3600000 (an hour)");
   require_input(std::isfinite(step_timeout_s) && step_timeout_s > 0,
                 "--step-timeout must be a number of seconds > 0");
   require_input(std::isfinite(comm_timeout_s) && comm_timeout_s > 0,
@@ -224,6 +227,7 @@ nlohmann::json Scenario::to_json() const {
           {"num_redundant_experts", num_redundant_experts}, {"window_steps", window_steps},
           {"rebalance_every", rebalance_every}, {"verify", verify}, {"policies", policies},
           {"dispatch", dispatch}, {"lplb_topology", lplb_topology}, {"repeat", repeat}, {"max_moved_experts", max_moved_experts},
+          {"placement_time_budget_ms", placement_time_budget_ms},
           {"phase_barriers", phase_barriers},
           {"step_timeout_s", step_timeout_s}};
 }
@@ -238,8 +242,8 @@ void apply_scenario_json(const nlohmann::json& doc, const std::string& source, S
                          "warmup_steps", "measured_steps", "skew", "drift", "trace", "seed",
                          "policies", "num_redundant_experts", "replica_rule", "window_steps",
                          "rebalance_every", "verify", "label", "dispatch", "repeat",
-                         "max_moved_experts", "phase_barriers", "step_timeout_s",
-                         "lplb_topology"},
+                         "max_moved_experts", "placement_time_budget_ms", "phase_barriers",
+                         "step_timeout_s", "lplb_topology"},
                "scenario field");
   if (doc.contains("preset")) s = preset(c.string(doc, "", "preset"));
   auto str = [&](const nlohmann::json& obj, const std::string& path, const char* key,
@@ -282,6 +286,8 @@ void apply_scenario_json(const nlohmann::json& doc, const std::string& source, S
   str(doc, "", "dispatch", s.dispatch);
   count(doc, "", "repeat", s.repeat, 1);
   count(doc, "", "max_moved_experts", s.max_moved_experts, -1);
+  if (doc.contains("placement_time_budget_ms"))
+    s.placement_time_budget_ms = c.number(doc, "", "placement_time_budget_ms", 0.0);
   if (doc.contains("phase_barriers")) s.phase_barriers = c.boolean(doc, "", "phase_barriers");
   if (doc.contains("step_timeout_s")) s.step_timeout_s = c.number(doc, "", "step_timeout_s", 0.0);
   str(doc, "", "lplb_topology", s.lplb_topology);

@@ -44,6 +44,9 @@ struct Scenario {
   std::string lplb_topology = "cube";  // policy lplb: cube, hypercube, torus or r2o:FILE
   int repeat = 1;                 // runs of every policy, interleaved (A B A B ...)
   int max_moved_experts = -1;     // per layer and re-placement (policy minmax); -1: no limit
+  // Wall-clock cap on a search policy's re-placement (minmax), all layers; 0 = none, i.e. the
+  // search runs to its end and the placement is deterministic.
+  double placement_time_budget_ms = 0;
   bool phase_barriers = true;     // false: a pipelined step, only its total is meaningful
   double step_timeout_s = 300;    // a barrier not reached in this time aborts the job (exit 3)
   double comm_timeout_s = 300;    // --comm-timeout: bound of every blocking NCCL call and wait
