@@ -28,7 +28,8 @@ double layout_us(const Profile& p, const LayerShape& s) {
 
 double ffn_us(const Profile& p, const LayerShape& s, std::span<const int64_t> slot_rows) {
   const int64_t tile = p.ffn_tile_rows;
-  const double us_per_row = s.flops_per_row() / (p.ffn_gflops * 1e3);
+  const double rate = p.ffn_gflops / (p.backend == "kokkos" ? s.ranks_per_host : 1);
+  const double us_per_row = s.flops_per_row() / (rate * 1e3);
   const double weight_us =
       p.ffn_weight_GBps > 0 ? transfer_us(s.expert_weight_bytes(), p.ffn_weight_GBps) : 0.0;
   double us = p.ffn_fixed_us;
