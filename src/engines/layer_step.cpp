@@ -40,9 +40,15 @@ double run_ffn_on_received(const LayerStepInput& in, LayerStepOutput& out, doubl
   for (int64_t i = 0; i < rows; ++i)
     std::memcpy(back + regroup.recv_position[i] * hidden, y_slot.data() + i * hidden, row_bytes);
   const double seconds = comm::monotonic_seconds() - ffn_start;
-  out.reference_gemm_seconds =
-      in.reference_gemm && rows > 0 ? ffn.reference_gemm_seconds(regroup.slot_offsets) : 0.0;
+  out.ffn_slot_offsets = regroup.slot_offsets;
   return seconds;
+}
+
+void run_reference_gemm(const LayerStepInput& in, LayerStepOutput& out,
+                        kernels::GroupedFfn& ffn) {
+  const bool rows = !out.ffn_slot_offsets.empty() && out.ffn_slot_offsets.back() > 0;
+  out.reference_gemm_seconds =
+      in.reference_gemm && rows ? ffn.reference_gemm_seconds(out.ffn_slot_offsets) : 0.0;
 }
 
 std::vector<int64_t> rows_per_source(std::span<const int64_t> recv_slot_rows, int num_ranks,
@@ -153,6 +159,7 @@ void LayerStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn, Layer
     }
   }
   record_phases(out, {t0, t1, t2, t3}, layout, dispatch, ffn_seconds);
+  run_reference_gemm(in, out, ffn);  // after the step's end (the combine's)
   out.inter_node_rows_dedup = inter_node_rows_dedup(plan, topo_.node_of_rank, topo_.rank);
   out.rows_sent = rows;
   out.rows_received = total_recv;

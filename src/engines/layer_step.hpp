@@ -38,8 +38,8 @@ struct LayerStepInput {
   int top_k = 0;
   int64_t first_token_id = 0;
   const comm::StepSync* sync = nullptr;  // phase barriers (required)
-  // Run GroupedFfn::reference_gemm_seconds on this step's slot shapes right after the FFN phase
-  // (outside its timer, before the next barrier): the FFN efficiency baseline.
+  // Run GroupedFfn::reference_gemm_seconds on this step's slot shapes after the combine phase
+  // (outside every phase and the step: it ends with the combine): the FFN efficiency baseline.
   bool reference_gemm = false;
 };
 
@@ -48,6 +48,7 @@ struct LayerStepOutput {
   PhaseSeconds seconds;                 // this rank's duration of each phase
   // gate (start and duration) is filled by the caller
   double reference_gemm_seconds = 0;   // when in.reference_gemm, else 0
+  std::vector<int64_t> ffn_slot_offsets;  // rows of each local slot in the FFN (prefix sums)
   int64_t rows_sent = 0, rows_received = 0;
   std::vector<int64_t> send_rows;       // rows to each rank (self included)
   // Rows a node-deduplicating dispatch would send off-node: per token, the number of distinct
@@ -110,13 +111,15 @@ void to_counts(std::span<const int64_t> rows, std::vector<int>& counts, std::vec
 // Rows arriving from each source rank: recv_slot_rows [ranks][slots_per_rank] summed over slots.
 std::vector<int64_t> rows_per_source(std::span<const int64_t> recv_slot_rows, int num_ranks,
                                      int slots_per_rank);
+// When in.reference_gemm: the reference GEMM on out.ffn_slot_offsets into
+// out.reference_gemm_seconds. Engines call it after the combine, so the step never contains it.
+void run_reference_gemm(const LayerStepInput& in, LayerStepOutput& out, kernels::GroupedFfn& ffn);
 // The four engine-timed phases' start stamps and durations (combine ends now).
 void record_phases(LayerStepOutput& out, const double (&start)[4], double layout,
                    double dispatch, double ffn);
 // Received rows (source-major, then slot: recv_slot_rows [ranks][slots]) -> regroup by local
-// slot, grouped SwiGLU, back into received order in `back`; then, when in.reference_gemm, the
-// reference GEMM on the same slot shapes into out.reference_gemm_seconds (after `ffn_end`, the
-// FFN phase's end stamp, is taken). Returns the FFN phase's duration.
+// slot, grouped SwiGLU, back into received order in `back`; the slot shapes go to
+// out.ffn_slot_offsets. Returns the FFN phase's duration.
 double run_ffn_on_received(const LayerStepInput& in, LayerStepOutput& out, double ffn_start,
                            kernels::GroupedFfn& ffn, std::span<const int64_t> recv_slot_rows,
                            int num_ranks, int slots_per_rank, int hidden,

@@ -179,6 +179,7 @@ void NodeDedupStepper::run(const LayerStepInput& in, kernels::GroupedFfn& ffn,
     }
 
   record_phases(out, {t0, t1, t2, t3}, layout, dispatch, ffn_seconds);
+  run_reference_gemm(in, out, ffn);  // after the step's end (the combine's)
   out.rows_sent = T * K;  // (token, k) rows this rank's tokens need, as in the flat engine
   out.rows_received = n_recv2;
   out.send_rows.assign(R, 0);  // token rows sent per destination, both stages

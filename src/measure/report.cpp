@@ -145,7 +145,7 @@ void print_run_report(const nlohmann::json& doc, std::ostream& out) {
   u.print(out);
   out << "# amortized: tokens/s counting every re-placement's compute and migration;"
          " ffn/gemm: our FFN time vs a plain GEMM of the same per-slot shapes (reference weights),"
-         " run right after it in the same barrier slot (median over ranks x samples)\n";
+         " run in the same layer step after the combine, outside the step (median over ranks x samples)\n";
   out << "# busbw_nccl: algbw x (n-1)/n as nccl-tests' alltoall; bottleneck: max over ranks of"
          " off-rank bytes sent or received / dispatch span (median over samples);"
          " inter_dd_MB: one row per (token, remote node), what --dispatch node-dedup sends\n";
