@@ -19,34 +19,48 @@ Placement::Placement(int num_layers, int num_experts, int num_gpus, int num_node
     throw std::logic_error("Placement: phy2log size is not a multiple of the layer count");
   num_slots_ = static_cast<int>(phy2log_.size() / num_layers);
   logcnt_.assign(static_cast<size_t>(num_layers) * num_experts, 0);
-  for (int l = 0; l < num_layers; ++l)
-    for (int p = 0; p < num_slots_; ++p) {
-      int32_t e = phy2log_[idx(l, p)];
-      if (e < 0 || e >= num_experts)
-        throw std::logic_error("Placement: slot " + std::to_string(p) + " of layer " +
-                               std::to_string(l) + " holds expert " + std::to_string(e) +
-                               ", outside [0, " + std::to_string(num_experts) + ")");
-      ++logcnt_[static_cast<size_t>(l) * num_experts + e];
-    }
-  max_replicas_ = logcnt_.empty() ? 0 : *std::max_element(logcnt_.begin(), logcnt_.end());
-  log2phy_.assign(static_cast<size_t>(num_layers) * num_experts * max_replicas_, -1);
-  std::vector<int32_t> fill(num_experts);
+  bool in_range = true;
   for (int l = 0; l < num_layers; ++l) {
-    std::fill(fill.begin(), fill.end(), 0);
-    for (int p = 0; p < num_slots_; ++p) {
-      int32_t e = phy2log_[idx(l, p)];
-      log2phy_[(static_cast<size_t>(l) * num_experts + e) * max_replicas_ + fill[e]++] = p;
+    int32_t* count = logcnt_.data() + static_cast<size_t>(l) * num_experts;
+    for (int32_t e : phy2log_row(l)) {
+      const bool ok = e >= 0 && e < num_experts;
+      in_range &= ok;
+      ++count[ok ? e : 0];
     }
+  }
+  if (!in_range)
+    for (int l = 0; l < num_layers; ++l)
+      for (int p = 0; p < num_slots_; ++p)
+        if (const int32_t e = phy2log_[idx(l, p)]; e < 0 || e >= num_experts)
+          throw std::logic_error("Placement: slot " + std::to_string(p) + " of layer " +
+                                 std::to_string(l) + " holds expert " + std::to_string(e) +
+                                 ", outside [0, " + std::to_string(num_experts) + ")");
+  max_replicas_ = logcnt_.empty() ? 0 : *std::max_element(logcnt_.begin(), logcnt_.end());
+  // log2phy without padding: per layer, a counting sort of the slots by expert.
+  replica_begin_.resize(static_cast<size_t>(num_layers) * (num_experts + 1));
+  replica_slots_.resize(phy2log_.size());
+  std::vector<int32_t> next(num_experts);
+  for (int l = 0; l < num_layers; ++l) {
+    const int32_t* count = logcnt_.data() + static_cast<size_t>(l) * num_experts;
+    int32_t* begin = replica_begin_.data() + static_cast<size_t>(l) * (num_experts + 1);
+    begin[0] = 0;
+    for (int e = 0; e < num_experts; ++e) begin[e + 1] = begin[e] + count[e];
+    for (int e = 0; e < num_experts; ++e) next[e] = begin[e];
+    int32_t* slots = replica_slots_.data() + idx(l, 0);
+    const auto row = phy2log_row(l);
+    for (int p = 0; p < num_slots_; ++p) slots[next[row[p]]++] = p;
   }
 }
 
 std::span<const int32_t> Placement::replicas(int layer, int expert) const {
-  size_t base = (static_cast<size_t>(layer) * num_experts_ + expert) * max_replicas_;
-  return {log2phy_.data() + base, static_cast<size_t>(logcnt(layer, expert))};
+  const int32_t* begin = replica_begin_.data() + static_cast<size_t>(layer) * (num_experts_ + 1);
+  return {replica_slots_.data() + idx(layer, begin[expert]),
+          static_cast<size_t>(begin[expert + 1] - begin[expert])};
 }
 
 int32_t Placement::log2phy(int layer, int expert, int r) const {
-  return log2phy_[(static_cast<size_t>(layer) * num_experts_ + expert) * max_replicas_ + r];
+  const auto slots = replicas(layer, expert);
+  return r < static_cast<int>(slots.size()) ? slots[r] : -1;
 }
 
 std::vector<int32_t> Placement::experts_of_gpu(int layer, int gpu) const {

@@ -66,7 +66,10 @@ class Placement {
   int max_replicas_ = 0;
   std::vector<int32_t> phy2log_;
   std::vector<int32_t> logcnt_;
-  std::vector<int32_t> log2phy_;  // [layers][experts][max_replicas_], -1 padded
+  // log2phy without padding: layer l's slots holding expert e, in increasing order, are
+  // replica_slots_[l * slots + b[e], l * slots + b[e + 1]) with b = replica_begin_ + l * (experts + 1).
+  std::vector<int32_t> replica_begin_;
+  std::vector<int32_t> replica_slots_;
 };
 
 // Slots of `next` in `layer` whose GPU did not hold that expert in `prev`: the expert weights a
