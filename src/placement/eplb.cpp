@@ -21,12 +21,13 @@
 namespace epbench {
 namespace {
 
-// Bit pattern of a non-negative float whose unsigned order is the value's order (-0.0 is
-// mapped to +0.0, so equal values have equal bits).
+// Bit pattern of a non-negative float (every load and ratio here: inputs are checked to be
+// >= 0, so -0.0 is the only one with the sign bit) whose unsigned order is the value's order;
+// clearing the sign bit maps -0.0 to +0.0, so equal values have equal bits.
 inline uint32_t order_bits(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof bits);
-  return value == 0.0f ? 0u : bits;
+  return bits & 0x7FFFFFFFu;
 }
 
 inline float from_bits(uint32_t bits) {

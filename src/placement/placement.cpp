@@ -18,23 +18,21 @@ Placement::Placement(int num_layers, int num_experts, int num_gpus, int num_node
   if (phy2log_.size() % static_cast<size_t>(num_layers) != 0)
     throw std::logic_error("Placement: phy2log size is not a multiple of the layer count");
   num_slots_ = static_cast<int>(phy2log_.size() / num_layers);
-  logcnt_.assign(static_cast<size_t>(num_layers) * num_experts, 0);
-  bool in_range = true;
-  for (int l = 0; l < num_layers; ++l) {
-    int32_t* count = logcnt_.data() + static_cast<size_t>(l) * num_experts;
-    for (int32_t e : phy2log_row(l)) {
-      const bool ok = e >= 0 && e < num_experts;
-      in_range &= ok;
-      ++count[ok ? e : 0];
-    }
-  }
-  if (!in_range)
+  uint32_t out_of_range = 0;  // one branch-free pass (negative values wrap to large ones)
+  for (const int32_t e : phy2log_)
+    out_of_range |= static_cast<uint32_t>(e) >= static_cast<uint32_t>(num_experts);
+  if (out_of_range)
     for (int l = 0; l < num_layers; ++l)
       for (int p = 0; p < num_slots_; ++p)
         if (const int32_t e = phy2log_[idx(l, p)]; e < 0 || e >= num_experts)
           throw std::logic_error("Placement: slot " + std::to_string(p) + " of layer " +
                                  std::to_string(l) + " holds expert " + std::to_string(e) +
                                  ", outside [0, " + std::to_string(num_experts) + ")");
+  logcnt_.assign(static_cast<size_t>(num_layers) * num_experts, 0);
+  for (int l = 0; l < num_layers; ++l) {
+    int32_t* count = logcnt_.data() + static_cast<size_t>(l) * num_experts;
+    for (int32_t e : phy2log_row(l)) ++count[e];
+  }
   max_replicas_ = logcnt_.empty() ? 0 : *std::max_element(logcnt_.begin(), logcnt_.end());
   // log2phy without padding: per layer, a counting sort of the slots by expert.
   replica_begin_.resize(static_cast<size_t>(num_layers) * (num_experts + 1));
