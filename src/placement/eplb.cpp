@@ -199,6 +199,7 @@ void pack_jobs(std::span<const PackJob> jobs, int num_packs, PackScratch& s) {
 // Scratch buffers of one worker, reused across layers.
 struct Scratch {
   std::vector<float> row, mlog_load;
+  std::vector<double> group_sum;
   std::vector<int32_t> mlog2log, pgroup2group, node_fill, count, extra;
   std::vector<uint32_t> node_of_mlog;  // mlog index -> node, fixed by the shape
   std::vector<uint64_t> keys, tmp, node_sorted, heap, singles, replicated;
@@ -323,10 +324,13 @@ void rebalance_layer(std::span<const double> weight, int num_phy, int num_groups
     PackJob& job = s.group_job;
     job.items.resize(num_groups);
     job.labels.resize(num_groups);
+    // All groups' sums advance together (independent chains for the core to overlap); each
+    // still adds its experts in index order.
+    s.group_sum.assign(num_groups, 0.0);
+    for (int j = 0; j < group_size; ++j)
+      for (int g = 0; g < num_groups; ++g) s.group_sum[g] += s.row[g * group_size + j];
     for (int g = 0; g < num_groups; ++g) {
-      double sum = 0.0;
-      for (int j = 0; j < group_size; ++j) sum += s.row[g * group_size + j];
-      job.items[g] = descending_key(static_cast<float>(sum), g);
+      job.items[g] = descending_key(static_cast<float>(s.group_sum[g]), g);
       job.labels[g] = g;
     }
     sort_keys(job.items, s.tmp);
