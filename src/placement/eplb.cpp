@@ -47,6 +47,9 @@ inline uint32_t index_of(uint64_t key) { return static_cast<uint32_t>(key); }
 // Sorts keys ascending. Large inputs: an LSD radix sort (8-bit digits) on the high words, which
 // is stable, so with low words increasing in input order (how every caller builds them) the
 // result is sorted by the full key; a pass whose digit is the same for all keys is skipped.
+// The four prefix sums run side by side, and each pass scatters the first half of the keys
+// forward from the bucket starts and the second half backward from the bucket ends (still
+// stable): two independent chains where keys in a row share a bucket.
 void sort_keys(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
   const size_t n = keys.size();
   if (n <= 64) {
@@ -54,7 +57,7 @@ void sort_keys(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
     return;
   }
   tmp.resize(n);
-  uint32_t count[4][256] = {};
+  uint32_t count[4][257] = {};
   for (uint64_t k : keys) {
     const auto high = static_cast<uint32_t>(k >> 32);
     ++count[0][high & 0xFF];
@@ -62,17 +65,31 @@ void sort_keys(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
     ++count[2][(high >> 16) & 0xFF];
     ++count[3][high >> 24];
   }
-  for (int digit = 0; digit < 4; ++digit) {
-    const int shift = 32 + 8 * digit;
-    uint32_t* c = count[digit];
-    if (c[(keys[0] >> shift) & 0xFF] == n) continue;
-    uint32_t sum = 0;
-    for (int b = 0; b < 256; ++b) {
-      const uint32_t here = c[b];
-      c[b] = sum;
-      sum += here;
+  bool skip[4];
+  for (int digit = 0; digit < 4; ++digit)
+    skip[digit] = count[digit][(keys[0] >> (32 + 8 * digit)) & 0xFF] == n;
+  uint32_t sum[4] = {0, 0, 0, 0};
+  for (int b = 0; b < 256; ++b)
+    for (int digit = 0; digit < 4; ++digit) {
+      const uint32_t here = count[digit][b];
+      count[digit][b] = sum[digit];
+      sum[digit] += here;
     }
-    for (uint64_t k : keys) tmp[c[(k >> shift) & 0xFF]++] = k;
+  for (int digit = 0; digit < 4; ++digit) {
+    if (skip[digit]) continue;
+    const int shift = 32 + 8 * digit;
+    count[digit][256] = static_cast<uint32_t>(n);
+    uint32_t front[256], back[256];  // next free slot from the start / one past it from the end
+    std::memcpy(front, count[digit], sizeof front);
+    std::memcpy(back, count[digit] + 1, sizeof back);
+    const uint64_t* in = keys.data();
+    uint64_t* out = tmp.data();
+    for (size_t i = 0, j = n - 1; i < n / 2; ++i, --j) {
+      const uint64_t x = in[i], y = in[j];
+      out[front[(x >> shift) & 0xFF]++] = x;
+      out[--back[(y >> shift) & 0xFF]] = y;
+    }
+    if (n % 2 == 1) out[front[(in[n / 2] >> shift) & 0xFF]] = in[n / 2];
     keys.swap(tmp);
   }
 }
