@@ -94,15 +94,17 @@ void sort_keys(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
   }
 }
 
-// Pack state key: (weight bits, pack index), so the smallest key is the lightest pack, lowest
-// index on ties; a full pack holds the largest key. Pack weights are sums of non-negative
-// floats starting at +0.0, never -0.0 (+0.0 + -0.0 is +0.0), so their raw bits order them and
-// the weight is recovered exactly from the key.
+// Pack state key: (weight bits, next free slot), where pack p owns the output slots
+// [p * per_pack, (p + 1) * per_pack) and fills them in order. Among equal weights the smaller
+// next slot is the lower pack, so the smallest key is the lightest pack, lowest index on ties;
+// a full pack holds the largest key. Pack weights are sums of non-negative floats starting at
+// +0.0, never -0.0 (+0.0 + -0.0 is +0.0), so their raw bits order them and the weight is
+// recovered exactly from the key.
 constexpr uint64_t kFullPack = ~uint64_t{0};
-inline uint64_t pack_key(float weight, uint32_t pack) {
+inline uint64_t pack_key(float weight, uint32_t next_slot) {
   uint32_t bits;
   std::memcpy(&bits, &weight, sizeof bits);
-  return (uint64_t{bits} << 32) | pack;
+  return (uint64_t{bits} << 32) | next_slot;
 }
 inline float weight_of_pack(uint64_t key) { return from_bits(static_cast<uint32_t>(key >> 32)); }
 
@@ -116,23 +118,26 @@ inline uint64_t select_min(uint64_t a, uint64_t b) {
   return m;
 }
 
-// One balanced_packing: items in the reference's visiting order (ascending descending_key);
-// item i is labelled labels[index_of(items[i])], and the packing writes
-// out[pack * per_pack + rank in pack] = that label.
+// One balanced_packing: items in the reference's visiting order (ascending descending_key),
+// whose low words are already their labels (the order among them is settled); the packing
+// writes out[pack * per_pack + rank in pack] = label.
 struct PackJob {
   std::vector<uint64_t> items;
-  std::vector<int32_t> labels;
   int32_t* out = nullptr;
 };
 
 // Pack state per job: a tournament tree over the pack keys, leaves at [width, 2 width) (width
 // a power of two; leaves past the last pack full), node j = min(node 2j, node 2j + 1), so node
 // 1 is the lightest pack with room. Changing one leaf recomputes its path only; the sibling
-// loads do not wait on stores of the same step.
+// loads do not wait on stores of the same step. slot_info[slot] = its pack, with kLastSlot set
+// on a pack's last slot (shared by all jobs of one shape).
 struct PackScratch {
   std::vector<uint64_t> trees;
-  std::vector<int32_t> filled;
+  std::vector<uint32_t> slot_info;
+  size_t info_items = 0;
+  int info_packs = 0;
 };
+constexpr uint32_t kLastSlot = 0x80000000u;
 
 // balanced_packing for K jobs of the same shape at once: each item goes to the lightest pack
 // that still has room, the lowest index among equally light ones (Python's min over
@@ -142,48 +147,51 @@ struct PackScratch {
 template <int K, int kDepth>
 void pack_interleaved(const PackJob* jobs, int num_packs, PackScratch& s) {
   const auto n = jobs[0].items.size();
-  const int per_pack = static_cast<int>(n) / num_packs;
+  const auto per_pack = static_cast<uint32_t>(n / num_packs);
   int depth = 0;
   while ((1 << depth) < num_packs) ++depth;
   if constexpr (kDepth > 0) depth = kDepth;
   const uint32_t width = 1u << depth;
+  if (s.info_items != n || s.info_packs != num_packs) {
+    s.slot_info.resize(n);
+    for (uint32_t slot = 0; slot < n; ++slot)
+      s.slot_info[slot] = slot / per_pack | ((slot + 1) % per_pack == 0 ? kLastSlot : 0);
+    s.info_items = n;
+    s.info_packs = num_packs;
+  }
+  const uint32_t* slot_info = s.slot_info.data();
   s.trees.assign(size_t(K) * 2 * width, kFullPack);
-  s.filled.assign(size_t(K) * num_packs, 0);
+  uint64_t* const trees = s.trees.data();
   const uint64_t* items[K];
-  const int32_t* labels[K];
   int32_t* out[K];
-  uint64_t* tree[K];
-  int32_t* filled[K];
   uint64_t best[K];
   for (int c = 0; c < K; ++c) {
     items[c] = jobs[c].items.data();
-    labels[c] = jobs[c].labels.data();
     out[c] = jobs[c].out;
-    tree[c] = s.trees.data() + size_t(c) * 2 * width;
-    filled[c] = s.filled.data() + size_t(c) * num_packs;
-    for (int p = 0; p < num_packs; ++p) tree[c][width + p] = pack_key(0.0f, p);
-    for (uint32_t j = width - 1; j >= 1; --j)
-      tree[c][j] = std::min(tree[c][2 * j], tree[c][2 * j + 1]);
-    best[c] = tree[c][1];
+    uint64_t* tree = trees + size_t(c) * 2 * width;
+    for (int p = 0; p < num_packs; ++p) tree[width + p] = pack_key(0.0f, p * per_pack);
+    for (uint32_t j = width - 1; j >= 1; --j) tree[j] = std::min(tree[2 * j], tree[2 * j + 1]);
+    best[c] = tree[1];
   }
   for (size_t i = 0; i < n; ++i) {
 #pragma GCC unroll 4
     for (int c = 0; c < K; ++c) {
+      uint64_t* tree = trees + size_t(c) * 2 * width;
       const uint64_t item = items[c][i];
-      const uint32_t pack = index_of(best[c]);
-      const int rank = filled[c][pack]++;
-      uint64_t key = rank + 1 == per_pack
+      const uint32_t slot = index_of(best[c]);
+      out[c][slot] = static_cast<int32_t>(index_of(item));
+      const uint32_t info = slot_info[slot];
+      uint64_t key = info & kLastSlot
                          ? kFullPack
-                         : pack_key(weight_of_pack(best[c]) + value_of(item), pack);
-      uint32_t node = width + pack;
-      tree[c][node] = key;
+                         : pack_key(weight_of_pack(best[c]) + value_of(item), slot + 1);
+      uint32_t node = width + (info & ~kLastSlot);
+      tree[node] = key;
 #pragma GCC unroll 8
       for (int level = 0; level < depth; ++level, node /= 2) {
-        key = select_min(key, tree[c][node ^ 1]);
-        tree[c][node / 2] = key;
+        key = select_min(key, tree[node ^ 1]);
+        tree[node / 2] = key;
       }
       best[c] = key;
-      out[c][pack * per_pack + rank] = labels[c][index_of(item)];
     }
   }
 }
@@ -281,11 +289,12 @@ void replicate(std::span<const uint64_t> sorted, std::span<const float> load, in
 
 // The node's replicas (physical index q: expert q for q < n, else expert extra[q - n]) in the
 // reference's visiting order for packing, by (load / count descending, q ascending), into
-// items [n + num_extra]. Experts with one copy keep their order from `sorted` (same key:
+// items [n + num_extra], each with its logical expert log_of[expert] as the low word (for
+// pack_interleaved). Experts with one copy keep their order from `sorted` (same key:
 // load / 1 == load, index q == e); the copies of replicated experts (all among the
 // candidates) are few: sort them and merge the two lists.
 void replicas_in_order(std::span<const uint64_t> sorted, std::span<const float> load,
-                       Scratch& s, uint64_t* items) {
+                       const int32_t* log_of, Scratch& s, uint64_t* items) {
   const auto n = static_cast<uint32_t>(sorted.size());
   const int num_extra = static_cast<int>(s.extra.size());
   const int candidates = std::min<int>(num_extra, n);
@@ -305,15 +314,21 @@ void replicas_in_order(std::span<const uint64_t> sorted, std::span<const float> 
     s.replicated.push_back(descending_key(load[e] / static_cast<float>(s.count[e]), n + t));
   }
   std::sort(s.replicated.begin(), s.replicated.end());
-  // Merge; the replicated copies are few, so the inner loop's branch is well predicted. An
-  // all-ones sentinel (larger than any key) ends the replicated list.
+  // Merge on the physical indices, then write the labels. The replicated copies are few, so
+  // the inner loop's branch is well predicted. An all-ones sentinel (larger than any key)
+  // ends the replicated list.
+  constexpr uint64_t kHigh = ~uint64_t{0xFFFFFFFFu};
+  auto label = [&](uint64_t key) {
+    const uint32_t q = index_of(key);
+    return (key & kHigh) | static_cast<uint32_t>(log_of[q < n ? q : s.extra[q - n]]);
+  };
   s.replicated.push_back(~uint64_t{0});
   const uint64_t* b = s.replicated.data();
   for (const uint64_t* a = s.singles.data(); a != single; ++a) {
-    while (*b < *a) *items++ = *b++;
-    *items++ = *a;
+    while (*b < *a) *items++ = label(*b++);
+    *items++ = (*a & kHigh) | static_cast<uint32_t>(log_of[index_of(*a)]);
   }
-  std::copy(b, static_cast<const uint64_t*>(&s.replicated.back()), items);
+  for (const uint64_t* end = &s.replicated.back(); b != end; ++b) *items++ = label(*b);
 }
 
 // rebalance_experts_hierarchical for one layer: writes pphy2log [num_phy] (logcnt and log2phy
@@ -340,7 +355,6 @@ void rebalance_layer(std::span<const double> weight, int num_phy, int num_groups
   } else {
     PackJob& job = s.group_job;
     job.items.resize(num_groups);
-    job.labels.resize(num_groups);
     // All groups' sums advance together (independent chains for the core to overlap); each
     // still adds its experts in index order.
     s.group_sum.assign(num_groups, 0.0);
@@ -348,7 +362,6 @@ void rebalance_layer(std::span<const double> weight, int num_phy, int num_groups
       for (int g = 0; g < num_groups; ++g) s.group_sum[g] += s.row[g * group_size + j];
     for (int g = 0; g < num_groups; ++g) {
       job.items[g] = descending_key(static_cast<float>(s.group_sum[g]), g);
-      job.labels[g] = g;
     }
     sort_keys(job.items, s.tmp);
     job.out = s.pgroup2group.data();
@@ -400,13 +413,8 @@ void rebalance_layer(std::span<const double> weight, int num_phy, int num_groups
     }
     if (s.num_pending == s.node_jobs.size()) s.node_jobs.emplace_back();
     PackJob& job = s.node_jobs[s.num_pending++];
-    // Label of replica q: its logical expert.
-    job.labels.resize(phy_per_node);
-    std::copy(mlog2log, mlog2log + log_per_node, job.labels.begin());
-    for (int t = 0; t < phy_per_node - log_per_node; ++t)
-      job.labels[log_per_node + t] = mlog2log[s.extra[t]];
     job.items.resize(phy_per_node);
-    replicas_in_order(sorted, load, s, job.items.data());
+    replicas_in_order(sorted, load, mlog2log, s, job.items.data());
     job.out = out;
   }
 }
