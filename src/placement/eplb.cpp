@@ -225,9 +225,9 @@ void pack_jobs(std::span<const PackJob> jobs, int num_packs, PackScratch& s) {
 struct Scratch {
   std::vector<float> row, mlog_load;
   std::vector<double> group_sum;
-  std::vector<int32_t> mlog2log, pgroup2group, node_fill, count, extra;
+  std::vector<int32_t> mlog2log, pgroup2group, node_fill, count, extra, position;
   std::vector<uint32_t> node_of_mlog;  // mlog index -> node, fixed by the shape
-  std::vector<uint64_t> keys, tmp, node_sorted, heap, singles, replicated;
+  std::vector<uint64_t> keys, tmp, node_sorted, heap, next_key, singles, replicated;
   PackJob group_job;
   std::vector<PackJob> node_jobs;  // replicas-to-GPU packings; the first num_pending wait to run
   size_t num_pending = 0;
@@ -235,9 +235,19 @@ struct Scratch {
 };
 
 // Key of a replication candidate: larger ratio first, then the lower expert index (the
-// inverted index), so the largest key is torch's argmax (the first maximum).
+// inverted index), so the largest key is torch's argmax (the first maximum). Zero is below
+// every key (an empty leaf).
 inline uint64_t ratio_key(float ratio, uint32_t e) {
   return (uint64_t{order_bits(ratio)} << 32) | ~e;
+}
+
+// max as a conditional move; see select_min.
+inline uint64_t select_max(uint64_t a, uint64_t b) {
+  uint64_t m = b > a ? b : a;
+#if defined(__GNUC__)
+  asm("" : "+r"(m));
+#endif
+  return m;
 }
 
 // replicate_experts on one node: `sorted` holds the node's experts (local indices) in visiting
@@ -248,7 +258,8 @@ inline uint64_t ratio_key(float ratio, uint32_t e) {
 // any expert ranked below the first t has t experts ranked above it, at most t - 1 of which hold
 // an extra copy; one still has its full load as its ratio, which is larger than the lower
 // expert's ratio (at most its load), or equal with a lower index. So the argmax runs over those
-// candidates: a linear scan for a few, else a max-heap.
+// candidates, kept in a tournament tree (as in pack_interleaved, with max); each candidate's
+// key for one more copy is computed ahead, so the division is off the chain of choices.
 void replicate(std::span<const uint64_t> sorted, std::span<const float> load, int num_extra,
                Scratch& s) {
   const int n = static_cast<int>(sorted.size());
@@ -256,34 +267,31 @@ void replicate(std::span<const uint64_t> sorted, std::span<const float> load, in
   s.extra.resize(num_extra);
   if (num_extra == 0) return;
   const int candidates = std::min(num_extra, n);
-  constexpr int kScanned = 16;
-  if (candidates <= kScanned) {
-    uint64_t key[kScanned];
-    for (int c = 0; c < candidates; ++c) {
-      const uint32_t e = index_of(sorted[c]);
-      key[c] = ratio_key(load[e], e);
-    }
-    for (int t = 0; t < num_extra; ++t) {
-      int best = 0;
-      for (int c = 1; c < candidates; ++c) best = key[c] > key[best] ? c : best;
-      const uint32_t e = ~index_of(key[best]);
-      s.extra[t] = static_cast<int32_t>(e);
-      key[best] = ratio_key(load[e] / static_cast<float>(++s.count[e]), e);
-    }
-    return;
-  }
-  s.heap.resize(candidates);
+  uint32_t width = 1;
+  while (width < static_cast<uint32_t>(candidates)) width *= 2;
+  s.heap.assign(2 * width, 0);  // the tree
+  s.next_key.resize(candidates);
+  s.position.resize(n);
+  uint64_t* tree = s.heap.data();
   for (int c = 0; c < candidates; ++c) {
     const uint32_t e = index_of(sorted[c]);
-    s.heap[c] = ratio_key(load[e], e);
+    s.position[e] = c;
+    tree[width + c] = ratio_key(load[e], e);
+    s.next_key[c] = ratio_key(load[e] / 2.0f, e);
   }
-  std::make_heap(s.heap.begin(), s.heap.end());
+  for (uint32_t j = width - 1; j >= 1; --j) tree[j] = std::max(tree[2 * j], tree[2 * j + 1]);
   for (int t = 0; t < num_extra; ++t) {
-    std::pop_heap(s.heap.begin(), s.heap.end());
-    const uint32_t e = ~index_of(s.heap.back());
+    const uint32_t e = ~index_of(tree[1]);
     s.extra[t] = static_cast<int32_t>(e);
-    s.heap.back() = ratio_key(load[e] / static_cast<float>(++s.count[e]), e);
-    std::push_heap(s.heap.begin(), s.heap.end());
+    const int c = s.position[e];
+    uint64_t key = s.next_key[c];
+    s.next_key[c] = ratio_key(load[e] / static_cast<float>(++s.count[e] + 1), e);
+    uint32_t node = width + c;
+    tree[node] = key;
+    for (; node > 1; node /= 2) {
+      key = select_max(key, tree[node ^ 1]);
+      tree[node / 2] = key;
+    }
   }
 }
 

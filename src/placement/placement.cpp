@@ -28,26 +28,27 @@ Placement::Placement(int num_layers, int num_experts, int num_gpus, int num_node
           throw std::logic_error("Placement: slot " + std::to_string(p) + " of layer " +
                                  std::to_string(l) + " holds expert " + std::to_string(e) +
                                  ", outside [0, " + std::to_string(num_experts) + ")");
+  // logcnt, and log2phy without padding: per layer, a counting sort of the slots by expert.
   logcnt_.assign(static_cast<size_t>(num_layers) * num_experts, 0);
-  for (int l = 0; l < num_layers; ++l) {
-    int32_t* count = logcnt_.data() + static_cast<size_t>(l) * num_experts;
-    for (int32_t e : phy2log_row(l)) ++count[e];
-  }
-  max_replicas_ = logcnt_.empty() ? 0 : *std::max_element(logcnt_.begin(), logcnt_.end());
-  // log2phy without padding: per layer, a counting sort of the slots by expert.
   replica_begin_.resize(static_cast<size_t>(num_layers) * (num_experts + 1));
   replica_slots_.resize(phy2log_.size());
   std::vector<int32_t> next(num_experts);
+  int32_t max_count = 0;
   for (int l = 0; l < num_layers; ++l) {
-    const int32_t* count = logcnt_.data() + static_cast<size_t>(l) * num_experts;
+    int32_t* count = logcnt_.data() + static_cast<size_t>(l) * num_experts;
+    const auto row = phy2log_row(l);
+    for (const int32_t e : row) ++count[e];
     int32_t* begin = replica_begin_.data() + static_cast<size_t>(l) * (num_experts + 1);
     begin[0] = 0;
-    for (int e = 0; e < num_experts; ++e) begin[e + 1] = begin[e] + count[e];
-    for (int e = 0; e < num_experts; ++e) next[e] = begin[e];
+    for (int e = 0; e < num_experts; ++e) {
+      next[e] = begin[e];
+      begin[e + 1] = begin[e] + count[e];
+      max_count = std::max(max_count, count[e]);
+    }
     int32_t* slots = replica_slots_.data() + idx(l, 0);
-    const auto row = phy2log_row(l);
     for (int p = 0; p < num_slots_; ++p) slots[next[row[p]]++] = p;
   }
+  max_replicas_ = max_count;
 }
 
 std::span<const int32_t> Placement::replicas(int layer, int expert) const {
