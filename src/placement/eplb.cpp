@@ -44,12 +44,14 @@ inline uint64_t descending_key(float value, uint32_t index) {
 inline float value_of(uint64_t key) { return from_bits(~static_cast<uint32_t>(key >> 32)); }
 inline uint32_t index_of(uint64_t key) { return static_cast<uint32_t>(key); }
 
-// Sorts keys ascending. Large inputs: an LSD radix sort (8-bit digits) on the high words, which
-// is stable, so with low words increasing in input order (how every caller builds them) the
-// result is sorted by the full key; a pass whose digit is the same for all keys is skipped.
-// The four prefix sums run side by side, and each pass scatters the first half of the keys
-// forward from the bucket starts and the second half backward from the bucket ends (still
-// stable): two independent chains where keys in a row share a bucket.
+// Sorts keys ascending by the full 64-bit key. Large inputs: an LSD radix sort (8-bit digits)
+// on bits 8..31 of the high words, which is stable, so with low words increasing in input
+// order (how every caller builds them) keys equal in those bits stay in low-word order; then
+// each run of keys equal in those bits (rare for continuous loads) is sorted by the full key.
+// A pass whose digit is the same for all keys is skipped. The prefix sums run side by side,
+// and each pass scatters the first half of the keys forward from the bucket starts and the
+// second half backward from the bucket ends (still stable): two independent chains where keys
+// in a row share a bucket.
 void sort_keys(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
   const size_t n = keys.size();
   if (n <= 64) {
@@ -57,27 +59,28 @@ void sort_keys(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
     return;
   }
   tmp.resize(n);
-  uint32_t count[4][257] = {};
+  constexpr int kDigits = 3;  // bits 8..31 of the high word; bits 0..7 by the runs below
+  uint32_t count[kDigits][257] = {};
   for (uint64_t k : keys) {
     const auto high = static_cast<uint32_t>(k >> 32);
-    ++count[0][high & 0xFF];
-    ++count[1][(high >> 8) & 0xFF];
-    ++count[2][(high >> 16) & 0xFF];
-    ++count[3][high >> 24];
+    ++count[0][(high >> 8) & 0xFF];
+    ++count[1][(high >> 16) & 0xFF];
+    ++count[2][high >> 24];
   }
-  bool skip[4];
-  for (int digit = 0; digit < 4; ++digit)
-    skip[digit] = count[digit][(keys[0] >> (32 + 8 * digit)) & 0xFF] == n;
-  uint32_t sum[4] = {0, 0, 0, 0};
+  auto shift_of = [](int digit) { return 40 + 8 * digit; };
+  bool skip[kDigits];
+  for (int digit = 0; digit < kDigits; ++digit)
+    skip[digit] = count[digit][(keys[0] >> shift_of(digit)) & 0xFF] == n;
+  uint32_t sum[kDigits] = {0, 0, 0};
   for (int b = 0; b < 256; ++b)
-    for (int digit = 0; digit < 4; ++digit) {
+    for (int digit = 0; digit < kDigits; ++digit) {
       const uint32_t here = count[digit][b];
       count[digit][b] = sum[digit];
       sum[digit] += here;
     }
-  for (int digit = 0; digit < 4; ++digit) {
+  for (int digit = 0; digit < kDigits; ++digit) {
     if (skip[digit]) continue;
-    const int shift = 32 + 8 * digit;
+    const int shift = shift_of(digit);
     count[digit][256] = static_cast<uint32_t>(n);
     uint32_t front[256], back[256];  // next free slot from the start / one past it from the end
     std::memcpy(front, count[digit], sizeof front);
@@ -91,6 +94,13 @@ void sort_keys(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
     }
     if (n % 2 == 1) out[front[(in[n / 2] >> shift) & 0xFF]] = in[n / 2];
     keys.swap(tmp);
+  }
+  uint64_t* k = keys.data();
+  for (size_t first = 0; first < n;) {
+    size_t end = first + 1;
+    while (end < n && (k[end] ^ k[first]) >> 40 == 0) ++end;
+    if (end - first > 1) std::sort(k + first, k + end);  // insertion sort when short
+    first = end;
   }
 }
 
