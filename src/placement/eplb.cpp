@@ -223,10 +223,18 @@ void pack_jobs(std::span<const PackJob> jobs, int num_packs, PackScratch& s) {
   for (size_t j = 0; j < jobs.size(); j += kMaxInterleaved) {
     const PackJob* group = jobs.data() + j;
     switch (std::min<size_t>(kMaxInterleaved, jobs.size() - j)) {
-      case 1: pack_interleaved_any_depth<1>(group, num_packs, s); break;
-      case 2: pack_interleaved_any_depth<2>(group, num_packs, s); break;
-      case 3: pack_interleaved_any_depth<3>(group, num_packs, s); break;
-      default: pack_interleaved_any_depth<4>(group, num_packs, s); break;
+      case 1:
+        pack_interleaved_any_depth<1>(group, num_packs, s);
+        break;
+      case 2:
+        pack_interleaved_any_depth<2>(group, num_packs, s);
+        break;
+      case 3:
+        pack_interleaved_any_depth<3>(group, num_packs, s);
+        break;
+      default:
+        pack_interleaved_any_depth<4>(group, num_packs, s);
+        break;
     }
   }
 }
@@ -451,12 +459,12 @@ void EplbProblem::validate() const {
                 str(num_experts) + " experts are not divisible by " + str(num_groups) + " groups");
   require_input(num_replicas >= num_experts, "fewer replicas (" + str(num_replicas) +
                                                  ") than experts (" + str(num_experts) + ")");
-  require_input(num_replicas % num_gpus == 0, "replicas (" + str(num_replicas) +
-                                                  ") are not a multiple of GPUs (" +
-                                                  str(num_gpus) + ")");
-  require_input(num_gpus % num_nodes == 0, "GPUs (" + str(num_gpus) +
-                                               ") are not a multiple of nodes (" +
-                                               str(num_nodes) + ")");
+  require_input(
+      num_replicas % num_gpus == 0,
+      "replicas (" + str(num_replicas) + ") are not a multiple of GPUs (" + str(num_gpus) + ")");
+  require_input(
+      num_gpus % num_nodes == 0,
+      "GPUs (" + str(num_gpus) + ") are not a multiple of nodes (" + str(num_nodes) + ")");
   bool all_finite_non_negative = true;  // one branch-free pass for the common case
   for (const double x : weight)
     all_finite_non_negative &= (x >= 0.0) & (x <= std::numeric_limits<float>::max());
@@ -464,8 +472,8 @@ void EplbProblem::validate() const {
   for (size_t i = 0; i < weight.size(); ++i) {
     const double x = weight[i];
     if (x >= 0.0 && x <= std::numeric_limits<float>::max()) continue;
-    const std::string where = "load of layer " + str(i / num_experts) + ", expert " +
-                              str(i % num_experts);
+    const std::string where =
+        "load of layer " + str(i / num_experts) + ", expert " + str(i % num_experts);
     require_input(!std::isnan(x), where + " is NaN");
     require_input(std::isfinite(x), where + " is infinite");
     require_input(x >= 0.0, where + " is negative (" + std::to_string(x) + ")");

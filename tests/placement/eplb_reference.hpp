@@ -94,8 +94,7 @@ inline std::vector<int32_t> reference_layer(const std::vector<float>& w, int num
     reference_replicate(tokens_per_mlog, phy_per_node, phy2mlog, mlogcnt);
     std::vector<float> tokens_per_phy(phy_per_node);
     for (int p = 0; p < phy_per_node; ++p)
-      tokens_per_phy[p] =
-          tokens_per_mlog[phy2mlog[p]] / static_cast<float>(mlogcnt[phy2mlog[p]]);
+      tokens_per_phy[p] = tokens_per_mlog[phy2mlog[p]] / static_cast<float>(mlogcnt[phy2mlog[p]]);
     std::vector<int> pack, rank;
     reference_balanced_packing(tokens_per_phy, num_gpus / num_nodes, pack, rank);
     for (int p = 0; p < phy_per_node; ++p)

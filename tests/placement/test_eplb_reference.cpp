@@ -26,16 +26,22 @@ enum class Loads { kContinuous, kSmallIntegers, kEqual, kMostlyZero, kPowersOfTw
 double draw(Loads kind, std::mt19937& rng) {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   switch (kind) {
-    case Loads::kContinuous: return 1000.0 * unit(rng);
-    case Loads::kSmallIntegers: return std::floor(4.0 * unit(rng));
-    case Loads::kEqual: return 7.0;
+    case Loads::kContinuous:
+      return 1000.0 * unit(rng);
+    case Loads::kSmallIntegers:
+      return std::floor(4.0 * unit(rng));
+    case Loads::kEqual:
+      return 7.0;
     case Loads::kMostlyZero: {
       const double u = unit(rng);
       return u < 0.4 ? 0.0 : u < 0.8 ? -0.0 : std::floor(10.0 * unit(rng));
     }
-    case Loads::kPowersOfTwo: return std::ldexp(1.0, static_cast<int>(6.0 * unit(rng)));
-    case Loads::kHuge: return std::numeric_limits<float>::max() * (0.25 + 0.75 * unit(rng));
-    default: return 0.0;
+    case Loads::kPowersOfTwo:
+      return std::ldexp(1.0, static_cast<int>(6.0 * unit(rng)));
+    case Loads::kHuge:
+      return std::numeric_limits<float>::max() * (0.25 + 0.75 * unit(rng));
+    default:
+      return 0.0;
   }
 }
 
