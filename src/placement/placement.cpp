@@ -18,43 +18,40 @@ Placement::Placement(int num_layers, int num_experts, int num_gpus, int num_node
   if (phy2log_.size() % static_cast<size_t>(num_layers) != 0)
     throw std::logic_error("Placement: phy2log size is not a multiple of the layer count");
   num_slots_ = static_cast<int>(phy2log_.size() / num_layers);
-  uint32_t out_of_range = 0;  // one branch-free pass (negative values wrap to large ones)
-  for (const int32_t e : phy2log_)
-    out_of_range |= static_cast<uint32_t>(e) >= static_cast<uint32_t>(num_experts);
-  if (out_of_range)
-    for (int l = 0; l < num_layers; ++l)
-      for (int p = 0; p < num_slots_; ++p)
-        if (const int32_t e = phy2log_[idx(l, p)]; e < 0 || e >= num_experts)
-          throw std::logic_error("Placement: slot " + std::to_string(p) + " of layer " +
-                                 std::to_string(l) + " holds expert " + std::to_string(e) +
-                                 ", outside [0, " + std::to_string(num_experts) + ")");
-  // logcnt, and log2phy without padding: per layer, a counting sort of the slots by expert.
+  // Before the per-expert tables are sized: a file naming 10^9 experts over a few slots must
+  // not allocate them (validate() would refuse the shape afterwards anyway).
+  if (num_slots_ < num_experts)
+    throw std::logic_error("invalid placement: " + std::to_string(num_slots_) +
+                           " slots cannot hold " + std::to_string(num_experts) + " experts");
   logcnt_.assign(static_cast<size_t>(num_layers) * num_experts, 0);
-  replica_begin_.resize(static_cast<size_t>(num_layers) * (num_experts + 1));
-  replica_slots_.resize(phy2log_.size());
-  std::vector<int32_t> next(num_experts);
-  int32_t max_count = 0;
-  for (int l = 0; l < num_layers; ++l) {
-    int32_t* count = logcnt_.data() + static_cast<size_t>(l) * num_experts;
-    const auto row = phy2log_row(l);
-    for (const int32_t e : row) ++count[e];
-    int32_t* begin = replica_begin_.data() + static_cast<size_t>(l) * (num_experts + 1);
-    begin[0] = 0;
-    for (int e = 0; e < num_experts; ++e) {
-      next[e] = begin[e];
-      begin[e + 1] = begin[e] + count[e];
-      max_count = std::max(max_count, count[e]);
+  for (int l = 0; l < num_layers; ++l)
+    for (int p = 0; p < num_slots_; ++p) {
+      int32_t e = phy2log_[idx(l, p)];
+      if (e < 0 || e >= num_experts)
+        throw std::logic_error("Placement: slot " + std::to_string(p) + " of layer " +
+                               std::to_string(l) + " holds expert " + std::to_string(e) +
+                               ", outside [0, " + std::to_string(num_experts) + ")");
+      ++logcnt_[static_cast<size_t>(l) * num_experts + e];
     }
-    int32_t* slots = replica_slots_.data() + idx(l, 0);
-    for (int p = 0; p < num_slots_; ++p) slots[next[row[p]]++] = p;
+  max_replicas_ = logcnt_.empty() ? 0 : *std::max_element(logcnt_.begin(), logcnt_.end());
+  // Counting sort of each layer's slots by expert: starts are the prefix sums of the counts.
+  log2phy_.resize(phy2log_.size());
+  log2phy_start_.resize(logcnt_.size());
+  std::vector<int32_t> fill(num_experts);
+  for (int l = 0; l < num_layers; ++l) {
+    const size_t row = static_cast<size_t>(l) * num_experts;
+    int32_t start = 0;
+    for (int e = 0; e < num_experts; ++e) {
+      log2phy_start_[row + e] = fill[e] = start;
+      start += logcnt_[row + e];
+    }
+    for (int p = 0; p < num_slots_; ++p) log2phy_[idx(l, fill[phy2log_[idx(l, p)]]++)] = p;
   }
-  max_replicas_ = max_count;
 }
 
 std::span<const int32_t> Placement::replicas(int layer, int expert) const {
-  const int32_t* begin = replica_begin_.data() + static_cast<size_t>(layer) * (num_experts_ + 1);
-  return {replica_slots_.data() + idx(layer, begin[expert]),
-          static_cast<size_t>(begin[expert + 1] - begin[expert])};
+  const size_t e = static_cast<size_t>(layer) * num_experts_ + expert;
+  return {log2phy_.data() + idx(layer, log2phy_start_[e]), static_cast<size_t>(logcnt_[e])};
 }
 
 int32_t Placement::log2phy(int layer, int expert, int r) const {
