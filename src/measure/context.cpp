@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -60,34 +61,54 @@ nlohmann::json slurm_context() {
           {"cluster", env_or_null("SLURM_CLUSTER_NAME")}};
 }
 
-// Cores this process may run on (its affinity mask: what Slurm or mpirun bound it to).
-int usable_cores() {
+// CPUs this process may run on (its affinity mask: what Slurm or mpirun bound it to), as a
+// comma-separated list of CPU ids; all online CPUs when the mask cannot be read.
+std::string usable_cpus() {
+  std::string list;
+  auto add = [&](int cpu) {
+    if (!list.empty()) list += ',';
+    list += std::to_string(cpu);
+  };
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
-  const long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? int(n) : 1;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &set)) add(cpu);
+  } else {
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    for (long cpu = 0; cpu < std::max(n, 1L); ++cpu) add(static_cast<int>(cpu));
+  }
+  return list;
 }
 
 }  // namespace
 
 HostLoad host_load(const comm::Topology& topo) {
-  // Ranks per real host (by host name, whatever the emulated nodes) against the cores each
-  // rank may use there: more ranks than the cores of a host is oversubscription.
-  const std::vector<std::string> cores = comm::allgather_strings(std::to_string(usable_cores()));
-  std::map<std::string, int> ranks_on_host, cores_on_host;
+  // Ranks per real host (by host name, whatever the emulated nodes) against the CPUs those ranks
+  // may use together, the union of their affinity masks (two ranks bound to one core each have
+  // two cores; two ranks both bound to all of a 2-core host's CPUs also have two): more ranks
+  // than those CPUs is oversubscription.
+  const std::vector<std::string> cpus = comm::allgather_strings(usable_cpus());
+  std::map<std::string, int> ranks_on_host;
+  std::map<std::string, std::set<int>> cpus_on_host;
   for (int r = 0; r < topo.num_ranks; ++r) {
     ++ranks_on_host[topo.rank_hosts[r]];
-    cores_on_host[topo.rank_hosts[r]] =
-        std::max(cores_on_host[topo.rank_hosts[r]], std::stoi(cores[r]));
+    std::set<int>& host_cpus = cpus_on_host[topo.rank_hosts[r]];
+    size_t begin = 0;
+    while (begin < cpus[r].size()) {
+      const size_t end = std::min(cpus[r].find(',', begin), cpus[r].size());
+      host_cpus.insert(std::stoi(cpus[r].substr(begin, end - begin)));
+      begin = end + 1;
+    }
   }
   HostLoad load;
   for (const auto& [host, ranks] : ranks_on_host) {
+    const int cores = std::max<int>(1, static_cast<int>(cpus_on_host[host].size()));
     if (ranks > load.max_ranks_per_host) {
       load.max_ranks_per_host = ranks;
-      load.cores_of_that_host = cores_on_host[host];
+      load.cores_of_that_host = cores;
     }
-    if (ranks > cores_on_host[host]) load.oversubscribed = true;
+    if (ranks > cores) load.oversubscribed = true;
   }
   return load;
 }

@@ -2,7 +2,9 @@
 // Hierarchical policy (groups packed to nodes, replication within a node, replicas packed to
 // GPUs) when num_groups % num_nodes == 0, else the global policy (one group, one node).
 // Like the reference, all load arithmetic is float32; ties break as the reference's do
-// (stable descending sort, first maximum, lowest-index minimum).
+// (stable descending sort, first maximum, lowest-index minimum). With exactly tied loads,
+// eplb.py as published may differ in which tied replica sits where: PyTorch's default CPU
+// sort need not be stable (docs/placement.md, "Speed").
 #pragma once
 
 #include <cstdint>
