@@ -180,10 +180,26 @@ TEST(ScenarioFields, RangeChecksThatNeedTheWholeScenario) {
   EXPECT_NE(error_of([&] { s.validate_for(2); }).find("replicas, more than 2147483647"),
             std::string::npos);
   s = epbench::preset("small");
-  s.skew = "hot:2:1e308";  // in range, but sums to infinity: NaN routing
-  EXPECT_NE(error_of([&] { s.validate(); }).find("overflow or underflow"), std::string::npos);
-  s.skew = "zipf:2000";  // underflows to a zero share
-  EXPECT_NE(error_of([&] { s.validate(); }).find("overflow or underflow"), std::string::npos);
+  // Skew parameters are bounded where they are parsed: hot:2:1e308 summed to infinity (NaN
+  // routing), zipf:2000 underflowed to a zero share, group:S:1e300 and hot:1e300:X did not
+  // convert to int (undefined behaviour).
+  s.skew = "hot:2:1e308";
+  EXPECT_NE(error_of([&] { s.validate(); }).find("X must be in [1, 1e12]"), std::string::npos);
+  s.skew = "zipf:2000";
+  EXPECT_NE(error_of([&] { s.validate(); }).find("S must be in (0, 64]"), std::string::npos);
+  s.skew = "group:1:1e300";
+  EXPECT_NE(error_of([&] { s.validate(); }).find("G must be an integer in [1, 65536]"),
+            std::string::npos);
+  s.skew = "hot:1e300:2";
+  EXPECT_NE(error_of([&] { s.validate(); }).find("K must be an integer in [1, 65536]"),
+            std::string::npos);
+  s = epbench::preset("small");
+  s.drift = 1e300;  // drift * step overflowed to infinity: NaN ranks
+  EXPECT_NE(error_of([&] { s.validate(); }).find("drift must be a number in [0, "),
+            std::string::npos);
+  s.drift = s.model.num_experts;  // a full rotation per step: allowed
+  EXPECT_NO_THROW(s.validate());
+  s = epbench::preset("small");
   s.skew = "bogus";
   s.trace = "some.csv";  // a trace replaces the router, but the recorded skew must still be valid
   EXPECT_NE(error_of([&] { s.validate(); }).find("unknown distribution"), std::string::npos);
