@@ -18,6 +18,11 @@ Placement::Placement(int num_layers, int num_experts, int num_gpus, int num_node
   if (phy2log_.size() % static_cast<size_t>(num_layers) != 0)
     throw std::logic_error("Placement: phy2log size is not a multiple of the layer count");
   num_slots_ = static_cast<int>(phy2log_.size() / num_layers);
+  // Before the per-expert tables are sized: a file naming 10^9 experts over a few slots must
+  // not allocate them (validate() would refuse the shape afterwards anyway).
+  if (num_slots_ < num_experts)
+    throw std::logic_error("invalid placement: " + std::to_string(num_slots_) +
+                           " slots cannot hold " + std::to_string(num_experts) + " experts");
   logcnt_.assign(static_cast<size_t>(num_layers) * num_experts, 0);
   for (int l = 0; l < num_layers; ++l)
     for (int p = 0; p < num_slots_; ++p) {
@@ -29,24 +34,29 @@ Placement::Placement(int num_layers, int num_experts, int num_gpus, int num_node
       ++logcnt_[static_cast<size_t>(l) * num_experts + e];
     }
   max_replicas_ = logcnt_.empty() ? 0 : *std::max_element(logcnt_.begin(), logcnt_.end());
-  log2phy_.assign(static_cast<size_t>(num_layers) * num_experts * max_replicas_, -1);
+  // Counting sort of each layer's slots by expert: starts are the prefix sums of the counts.
+  log2phy_.resize(phy2log_.size());
+  log2phy_start_.resize(logcnt_.size());
   std::vector<int32_t> fill(num_experts);
   for (int l = 0; l < num_layers; ++l) {
-    std::fill(fill.begin(), fill.end(), 0);
-    for (int p = 0; p < num_slots_; ++p) {
-      int32_t e = phy2log_[idx(l, p)];
-      log2phy_[(static_cast<size_t>(l) * num_experts + e) * max_replicas_ + fill[e]++] = p;
+    const size_t row = static_cast<size_t>(l) * num_experts;
+    int32_t start = 0;
+    for (int e = 0; e < num_experts; ++e) {
+      log2phy_start_[row + e] = fill[e] = start;
+      start += logcnt_[row + e];
     }
+    for (int p = 0; p < num_slots_; ++p) log2phy_[idx(l, fill[phy2log_[idx(l, p)]]++)] = p;
   }
 }
 
 std::span<const int32_t> Placement::replicas(int layer, int expert) const {
-  size_t base = (static_cast<size_t>(layer) * num_experts_ + expert) * max_replicas_;
-  return {log2phy_.data() + base, static_cast<size_t>(logcnt(layer, expert))};
+  const size_t e = static_cast<size_t>(layer) * num_experts_ + expert;
+  return {log2phy_.data() + idx(layer, log2phy_start_[e]), static_cast<size_t>(logcnt_[e])};
 }
 
 int32_t Placement::log2phy(int layer, int expert, int r) const {
-  return log2phy_[(static_cast<size_t>(layer) * num_experts_ + expert) * max_replicas_ + r];
+  const auto slots = replicas(layer, expert);
+  return r < static_cast<int>(slots.size()) ? slots[r] : -1;
 }
 
 std::vector<int32_t> Placement::experts_of_gpu(int layer, int gpu) const {

@@ -14,7 +14,8 @@ class Placement {
  public:
   Placement() = default;
   // phy2log: [num_layers * num_slots] row-major, each entry a logical expert in [0, num_experts).
-  // logcnt and log2phy are derived from it.
+  // logcnt and log2phy are derived from it. Throws std::logic_error on non-positive sizes, an
+  // entry out of range, or fewer slots than experts (checked before any per-expert table).
   Placement(int num_layers, int num_experts, int num_gpus, int num_nodes,
             std::vector<int32_t> phy2log);
 
@@ -33,7 +34,8 @@ class Placement {
   }
   // Slots holding `expert`, in increasing slot order (log2phy row without the -1 padding).
   std::span<const int32_t> replicas(int layer, int expert) const;
-  // log2phy[layer][expert][r] with -1 padding up to max_replicas().
+  // log2phy[layer][expert][r]: the r-th slot holding `expert`, -1 for logcnt <= r <
+  // max_replicas() (the reference's padded table, which is not stored: see log2phy_).
   int32_t log2phy(int layer, int expert, int r) const;
   std::span<const int32_t> phy2log_row(int layer) const {
     return {phy2log_.data() + idx(layer, 0), static_cast<size_t>(num_slots_)};
@@ -66,7 +68,12 @@ class Placement {
   int max_replicas_ = 0;
   std::vector<int32_t> phy2log_;
   std::vector<int32_t> logcnt_;
-  std::vector<int32_t> log2phy_;  // [layers][experts][max_replicas_], -1 padded
+  // Per layer, the slots grouped by expert (increasing slot order within an expert), and where
+  // each expert's group starts in its layer's row: [layers][slots] and [layers][experts].
+  // Linear in slots; the padded [layers][experts][max_replicas] table grows with the product
+  // of experts and the hottest expert's replicas (one hot expert can hold slots - experts + 1).
+  std::vector<int32_t> log2phy_;
+  std::vector<int32_t> log2phy_start_;
 };
 
 // Slots of `next` in `layer` whose GPU did not hold that expert in `prev`: the expert weights a
