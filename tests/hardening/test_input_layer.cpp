@@ -12,6 +12,7 @@
 #include "common/files.hpp"
 #include "common/json_check.hpp"
 #include "gating/trace_replay.hpp"
+#include "placement/memory_estimate.hpp"
 #include "placement/problem_io.hpp"
 #include "results/schema.hpp"
 #include "suite/memory_estimate.hpp"
@@ -234,6 +235,42 @@ TEST(MemoryEstimate, CountsBuffersThatGrowWithExpertsSlotsAndLayers) {
             }).find("scenario needs about"),
             std::string::npos);
   EXPECT_NO_THROW(epbench::require_rank_memory(s, 2, 2, 8.0 * (1 << 30), true));
+}
+
+// `place --replicas 1073741824` allocated until bad_alloc: EPLB bounds no size (its golden
+// data has more slots than experts per GPU), so the bound is the host's memory.
+TEST(MemoryEstimate, PlaceCountsBuffersThatGrowWithSlotsAndLayers) {
+  epbench::EplbProblem p;
+  p.num_layers = 2;
+  p.num_experts = 4;
+  p.weight = {10, 20, 30, 40, 5, 5, 5, 80};
+  p.num_replicas = 8;
+  p.num_gpus = 4;
+  p.num_threads = 1;
+  const double base = epbench::total_bytes(epbench::place_memory_terms(p, true));
+  epbench::EplbProblem more = p;
+  more.num_replicas = 1 << 30;
+  more.num_gpus = 1;
+  // At least phy2log and log2phy (int32 each) per slot and layer.
+  EXPECT_GT(epbench::total_bytes(epbench::place_memory_terms(more, false)),
+            8.0 * more.num_layers * more.num_replicas);
+  more = p;
+  more.num_layers = 2000;
+  more.weight.resize(size_t(2000) * 4, 1.0);
+  EXPECT_GT(epbench::total_bytes(epbench::place_memory_terms(more, true)), 500 * base);
+  // The JSON output's log2phy is as wide as the hottest expert's replicas (known afterwards).
+  EXPECT_GT(epbench::total_bytes(epbench::place_memory_terms(p, true, 1000)),
+            p.num_layers * p.num_experts * 1000.0 * 16);
+  EXPECT_EQ(epbench::total_bytes(epbench::place_memory_terms(p, false, 1000)), 0.0);
+
+  more = p;
+  more.num_replicas = 1 << 30;
+  more.num_gpus = 1;
+  EXPECT_NE(error_of([&] { epbench::require_place_memory(more, false, 0, 16.0 * (1 << 30)); })
+                .find("2 layers x 4 experts -> 1073741824 replicas on 1 GPUs needs about"),
+            std::string::npos);
+  EXPECT_NO_THROW(epbench::require_place_memory(p, true, 0, 16.0 * (1 << 30)));
+  EXPECT_NO_THROW(epbench::require_place_memory(more, false, 0, 0.0));  // unknown: no check
 }
 
 // --- results schema ---------------------------------------------------------------------------
