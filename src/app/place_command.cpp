@@ -11,8 +11,10 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/memory_check.hpp"
 #include "metrics/balance.hpp"
 #include "placement/bounds.hpp"
+#include "placement/memory_estimate.hpp"
 #include "placement/placement_json.hpp"
 #include "placement/policies/lplb.hpp"
 #include "placement/policy.hpp"
@@ -136,6 +138,8 @@ void run_place(const PlaceOptions& opt) {
     problem.current = placement_from_json(read_json_file(opt.current), opt.current);
   problem.validate();
   if (!opt.output.empty()) check_output_path(opt.output);  // before computing; never overwrites
+  // Every buffer that grows with layers, experts, slots and GPUs, against what the host has.
+  require_place_memory(problem, !opt.output.empty(), 0, available_memory_bytes());
 
   auto t0 = std::chrono::steady_clock::now();
   PolicyResult result = policy.compute(problem);
@@ -148,6 +152,8 @@ void run_place(const PlaceOptions& opt) {
     print_table(problem, result, rep, seconds);
     return;
   }
+  // The JSON's log2phy is padded to the hottest expert's replica count, known only now.
+  require_place_memory(problem, true, result.placement.max_replicas(), available_memory_bytes());
   nlohmann::json out = placement_to_json(result.placement, problem.weight);
   out["policy"] = policy.name;
   out["policy_used"] = result.policy_used;

@@ -46,18 +46,9 @@ struct RunOptions {
 
 // Memory every buffer of one rank needs (suite/memory_estimate.hpp), against what its node has.
 void check_memory(const Scenario& s, const comm::Topology& topo) {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  double kib = 0;
-  while (in >> key) {
-    if (key == "MemAvailable:") {
-      in >> kib;
-      break;
-    }
-    in.ignore(1 << 12, '\n');
-  }
-  if (kib <= 0) return;
-  require_rank_memory(s, topo.num_ranks, topo.ranks_per_node, kib * 1024.0,
+  const double available = available_memory_bytes();
+  if (available <= 0) return;  // unknown (no /proc/meminfo)
+  require_rank_memory(s, topo.num_ranks, topo.ranks_per_node, available,
                       /*weights_on_host=*/s.backend == "kokkos");
 }
 

@@ -77,9 +77,11 @@ Router::Router(RouterConfig config, SkewSpec skew, double drift_per_step, uint64
     : config_(config), skew_(std::move(skew)), drift_per_step_(drift_per_step), seed_(seed),
       layer_(layer) {
   config_.validate();
-  require_input(std::isfinite(drift_per_step) && drift_per_step >= 0,
+  // Bounded by a full rotation (E experts per step), so drift * step stays finite.
+  require_input(std::isfinite(drift_per_step) && drift_per_step >= 0 &&
+                    drift_per_step <= config_.num_experts,
                 "router drift " + std::to_string(drift_per_step) +
-                    " experts/step must be finite and >= 0");
+                    " experts/step must be in [0, " + std::to_string(config_.num_experts) + "]");
   require_input(layer >= 0, "router layer " + std::to_string(layer) + " must be >= 0");
   rank_target_ = skew_.rank_target_shares(config_.num_experts, config_.n_group, config_.top_k);
   expert_of_rank_ = make_expert_of_rank(skew_, config_.num_experts, config_.n_group, seed, layer);

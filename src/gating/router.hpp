@@ -21,8 +21,8 @@ namespace epbench::gating {
 
 class Router {
  public:
-  // Throws InputError on an invalid config, a skew that does not fit it, a negative or
-  // non-finite drift, or a negative layer.
+  // Throws InputError on an invalid config, a skew that does not fit it, a drift outside
+  // [0, num_experts] (experts per step; E is a full rotation), or a negative layer.
   Router(RouterConfig config, SkewSpec skew, double drift_per_step, uint64_t seed, int layer);
 
   // hidden: [num_tokens][hidden]. Writes topk_ids / topk_weights: [num_tokens][top_k], distinct

@@ -74,7 +74,11 @@ bool SkewSpec::is_grouped() const { return find_distribution(distribution, str()
 
 int SkewSpec::num_groups(int n_group) const {
   if (!is_grouped()) return 1;
-  return params.size() >= 2 ? static_cast<int>(params[1]) : n_group;
+  if (params.size() < 2) return n_group;
+  // parse() bounds G; a spec built by hand must not convert an out-of-range double to int.
+  const std::string problem = check_count(params[1], "G");
+  require_input(problem.empty(), "skew spec \"" + str() + "\": " + problem);
+  return static_cast<int>(params[1]);
 }
 
 void SkewSpec::validate_for(int num_experts, int n_group) const {
@@ -82,6 +86,11 @@ void SkewSpec::validate_for(int num_experts, int n_group) const {
       "skew spec \"" + str() + "\" with " + std::to_string(num_experts) + " experts: ";
   require_input(num_experts > 0, where + "needs at least one expert");
   const SkewDistribution& dist = find_distribution(distribution, str());
+  // The parse-time checks again, for specs built by hand rather than parsed.
+  require_input(params.size() >= dist.min_params && params.size() <= dist.max_params,
+                where + "wrong number of parameters (expected " + dist.usage + ")");
+  const std::string bad = dist.check(params);
+  require_input(bad.empty(), where + bad + " (expected " + dist.usage + ")");
   if (dist.check_for_experts) {
     const std::string problem = dist.check_for_experts(params, num_experts);
     require_input(problem.empty(), where + problem);

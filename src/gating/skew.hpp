@@ -17,7 +17,8 @@ struct SkewSpec {
   std::vector<double> params;
 
   // Throws InputError naming the spec on an unknown distribution, a wrong parameter count or
-  // a parameter out of range (checks that need the expert count are in validate_for).
+  // a parameter out of range: every parameter is bounded here (gating/skews/
+  // skew_distribution.hpp), checks that need the expert count are in validate_for.
   static SkewSpec parse(const std::string& spec);
   std::string str() const;  // canonical text, parse(str()) == *this
 
@@ -37,7 +38,7 @@ struct SkewSpec {
   bool operator==(const SkewSpec&) const = default;
 };
 
-// "uniform, zipf:S (S > 0), ..." for help texts and error messages.
+// "uniform, zipf:S (0 < S <= 64), ..." for help texts and error messages.
 std::string skew_distribution_usage();
 
 }  // namespace epbench::gating

@@ -69,13 +69,13 @@ Placement placement_from_json(const nlohmann::json& doc, const std::string& sour
       phy2log.push_back(v.get<int32_t>());
     }
   }
-  Placement p(static_cast<int>(rows.size()), experts, gpus, nodes, std::move(phy2log));
-  try {
+  try {  // the constructor checks the shape too (fewer slots than experts)
+    Placement p(static_cast<int>(rows.size()), experts, gpus, nodes, std::move(phy2log));
     p.validate();
+    return p;
   } catch (const std::logic_error& e) {
     throw InputError(source + ": " + e.what());
   }
-  return p;
 }
 
 }  // namespace epbench

@@ -2,7 +2,6 @@
 #include "suite/memory_estimate.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "common/error.hpp"
 
@@ -29,9 +28,9 @@ std::vector<MemoryTerm> rank_memory_terms(const Scenario& s, int num_ranks, bool
       // per-step [layers][experts] int64 counts: the window, the step, measured, local, global,
       // and the problem's double loads.
       {"load statistics", L * E * 8 * (window + 5)},
-      // current and next placement: phy2log per slot, logcnt and log2phy (worst case: one
-      // expert holds every redundant slot) per expert.
-      {"placements", 2 * L * (slots * 4 + E * 4 + E * (redundant + 1) * 4)},
+      // current and next placement: phy2log and log2phy per slot, logcnt and where each
+      // expert's slots start in log2phy per expert (placement/placement.hpp), int32 each.
+      {"placements", 2 * L * (slots * 8 + E * 8)},
       // per measured sample: six phase times, layer, rows.
       {"samples", double(s.measured_steps) * L * (6 * 8 + 4 + 8)},
   };
@@ -41,29 +40,17 @@ std::vector<MemoryTerm> rank_memory_terms(const Scenario& s, int num_ranks, bool
 }
 
 double rank_memory_bytes(const Scenario& s, int num_ranks, bool weights_on_host) {
-  double total = 0;
-  for (const auto& t : rank_memory_terms(s, num_ranks, weights_on_host)) total += t.bytes;
-  return total;
+  return total_bytes(rank_memory_terms(s, num_ranks, weights_on_host));
 }
 
 void require_rank_memory(const Scenario& s, int num_ranks, int ranks_per_node,
                          double available_bytes, bool weights_on_host) {
-  auto terms = rank_memory_terms(s, num_ranks, weights_on_host);
-  double total = 0;
-  for (const auto& t : terms) total += t.bytes;
+  const auto terms = rank_memory_terms(s, num_ranks, weights_on_host);
   const double per_rank = available_bytes / std::max(ranks_per_node, 1);
-  if (total <= 0.9 * per_rank) return;
-  std::sort(terms.begin(), terms.end(),
-            [](const MemoryTerm& a, const MemoryTerm& b) { return a.bytes > b.bytes; });
-  auto mib = [](double bytes) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.0f MiB", bytes / (1 << 20));
-    return std::string(buf);
-  };
-  throw InputError("scenario needs about " + mib(total) + " per rank (largest: " +
-                   terms[0].what + " " + mib(terms[0].bytes) + ", " + terms[1].what + " " +
-                   mib(terms[1].bytes) + ") but each of the " + std::to_string(ranks_per_node) +
-                   " ranks on this node has about " + mib(per_rank) +
+  if (total_bytes(terms) <= 0.9 * per_rank) return;
+  throw InputError("scenario needs " + describe_memory(terms) + " per rank but each of the " +
+                   std::to_string(ranks_per_node) + " ranks on this node has about " +
+                   format_mib(per_rank) +
                    " available: use fewer layers, experts or tokens, or more ranks");
 }
 

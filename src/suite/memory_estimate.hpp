@@ -7,14 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "common/memory_check.hpp"
 #include "suite/scenario.hpp"
 
 namespace epbench {
-
-struct MemoryTerm {
-  std::string what;  // "expert weights", "router logits", ...
-  double bytes = 0;
-};
 
 // Per rank, for `num_ranks` ranks. `weights_on_host`: the expert weights live in host memory
 // (the kokkos backend); with a GPU backend they are on the device and not counted.

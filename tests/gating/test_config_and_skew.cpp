@@ -84,10 +84,55 @@ TEST(GatingSkewSpec, BadSpecsNameTheSpec) {
   for (const char* text : {"pareto:1", "zipf:-1", "zipf:0", "zipf", "zipf:abc", "zipf:1:2",
                            "hot:0:2", "hot:1.5:2", "hot:3:0.5", "hot:3", "uniform:1", "",
                            "garbage!!", "zipf:nan", "group:1:0", "lognormal", "lognormal:0",
-                           "lognormal:-1", "lognormal:1:2"}) {
+                           "lognormal:-1", "lognormal:1:2",
+                           // Parameters beyond the parse-time bounds (a huge G or K would not
+                           // convert to int; huge exponents leave experts with no share).
+                           "group:1:1e300", "group:1:65537", "group:65:4", "group:1e300",
+                           "hot:1e300:2", "hot:65537:2", "hot:2:1e13", "hot:2:1e308",
+                           "zipf:64.5", "zipf:1e300", "lognormal:65", "lognormal:1e300"}) {
     const std::string msg = input_error_message([&] { SkewSpec::parse(text); });
     EXPECT_NE(msg.find(std::string("\"") + text + "\""), std::string::npos)
         << text << " -> " << msg;
+  }
+}
+
+TEST(GatingSkewSpec, BoundsNameTheLimit) {
+  auto msg = input_error_message([] { SkewSpec::parse("group:1:1e300"); });
+  EXPECT_NE(msg.find("G must be an integer in [1, 65536]"), std::string::npos) << msg;
+  msg = input_error_message([] { SkewSpec::parse("hot:1e300:2"); });
+  EXPECT_NE(msg.find("K must be an integer in [1, 65536]"), std::string::npos) << msg;
+  msg = input_error_message([] { SkewSpec::parse("hot:2:1e308"); });
+  EXPECT_NE(msg.find("X must be in [1, 1e12]"), std::string::npos) << msg;
+  msg = input_error_message([] { SkewSpec::parse("zipf:1e300"); });
+  EXPECT_NE(msg.find("S must be in (0, 64]"), std::string::npos) << msg;
+  msg = input_error_message([] { SkewSpec::parse("lognormal:1e300"); });
+  EXPECT_NE(msg.find("SIGMA must be in (0, 64]"), std::string::npos) << msg;
+  // The bounds themselves are accepted.
+  for (const char* text : {"zipf:64", "group:64:65536", "hot:65536:1e12", "lognormal:64"})
+    EXPECT_NO_THROW(SkewSpec::parse(text)) << text;
+}
+
+// A spec built by hand (not parsed) gets the same checks before any conversion to int.
+TEST(GatingSkewSpec, HandBuiltSpecsAreCheckedToo) {
+  const SkewSpec group{"group", {1.0, 1e300}};
+  auto msg = input_error_message([&] { group.num_groups(4); });
+  EXPECT_NE(msg.find("G must be an integer in [1, 65536]"), std::string::npos) << msg;
+  msg = input_error_message([&] { group.validate_for(32, 4); });
+  EXPECT_NE(msg.find("G must be an integer"), std::string::npos) << msg;
+  const SkewSpec no_params{"zipf", {}};
+  msg = input_error_message([&] { no_params.rank_popularity(32, 1); });
+  EXPECT_NE(msg.find("wrong number of parameters"), std::string::npos) << msg;
+}
+
+// The parse-time bounds are where every rank of the largest model a run accepts (65,536
+// experts) still has a finite, positive share: the router takes its logarithm.
+TEST(GatingSkewSpec, BoundsKeepEveryShareFiniteAndPositive) {
+  constexpr int kExperts = 65536;
+  for (const char* text : {"zipf:64", "group:64", "group:64:65536", "group:64:2",
+                           "hot:1:1e12", "hot:65535:1e12", "lognormal:64"}) {
+    const auto p = SkewSpec::parse(text).rank_popularity(kExperts, 8);
+    for (size_t r = 0; r < p.size(); ++r)
+      ASSERT_TRUE(std::isfinite(p[r]) && p[r] > 0) << text << " rank " << r << ": " << p[r];
   }
 }
 
@@ -173,6 +218,10 @@ TEST(GatingRouter, RejectsBadDriftAndLayer) {
   const SkewSpec uniform = SkewSpec::parse("uniform");
   EXPECT_THROW(Router(valid_config(), uniform, -1.0, 1, 0), InputError);
   EXPECT_THROW(Router(valid_config(), uniform, NAN, 1, 0), InputError);
+  // At most a full rotation (E experts) per step: 1e300 * step would overflow to infinity.
+  EXPECT_THROW(Router(valid_config(), uniform, 1e300, 1, 0), InputError);
+  EXPECT_THROW(Router(valid_config(), uniform, 32.5, 1, 0), InputError);
+  EXPECT_NO_THROW(Router(valid_config(), uniform, 32.0, 1, 0));
   EXPECT_THROW(Router(valid_config(), uniform, 0.0, 1, -1), InputError);
   RouterConfig bad = valid_config();
   bad.top_k = 100;

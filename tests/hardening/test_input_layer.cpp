@@ -12,6 +12,7 @@
 #include "common/files.hpp"
 #include "common/json_check.hpp"
 #include "gating/trace_replay.hpp"
+#include "placement/memory_estimate.hpp"
 #include "placement/problem_io.hpp"
 #include "results/schema.hpp"
 #include "suite/memory_estimate.hpp"
@@ -180,10 +181,26 @@ TEST(ScenarioFields, RangeChecksThatNeedTheWholeScenario) {
   EXPECT_NE(error_of([&] { s.validate_for(2); }).find("replicas, more than 2147483647"),
             std::string::npos);
   s = epbench::preset("small");
-  s.skew = "hot:2:1e308";  // in range, but sums to infinity: NaN routing
-  EXPECT_NE(error_of([&] { s.validate(); }).find("overflow or underflow"), std::string::npos);
-  s.skew = "zipf:2000";  // underflows to a zero share
-  EXPECT_NE(error_of([&] { s.validate(); }).find("overflow or underflow"), std::string::npos);
+  // Skew parameters are bounded where they are parsed: hot:2:1e308 summed to infinity (NaN
+  // routing), zipf:2000 underflowed to a zero share, group:S:1e300 and hot:1e300:X did not
+  // convert to int (undefined behaviour).
+  s.skew = "hot:2:1e308";
+  EXPECT_NE(error_of([&] { s.validate(); }).find("X must be in [1, 1e12]"), std::string::npos);
+  s.skew = "zipf:2000";
+  EXPECT_NE(error_of([&] { s.validate(); }).find("S must be in (0, 64]"), std::string::npos);
+  s.skew = "group:1:1e300";
+  EXPECT_NE(error_of([&] { s.validate(); }).find("G must be an integer in [1, 65536]"),
+            std::string::npos);
+  s.skew = "hot:1e300:2";
+  EXPECT_NE(error_of([&] { s.validate(); }).find("K must be an integer in [1, 65536]"),
+            std::string::npos);
+  s = epbench::preset("small");
+  s.drift = 1e300;  // drift * step overflowed to infinity: NaN ranks
+  EXPECT_NE(error_of([&] { s.validate(); }).find("drift must be a number in [0, "),
+            std::string::npos);
+  s.drift = s.model.num_experts;  // a full rotation per step: allowed
+  EXPECT_NO_THROW(s.validate());
+  s = epbench::preset("small");
   s.skew = "bogus";
   s.trace = "some.csv";  // a trace replaces the router, but the recorded skew must still be valid
   EXPECT_NE(error_of([&] { s.validate(); }).find("unknown distribution"), std::string::npos);
@@ -218,6 +235,42 @@ TEST(MemoryEstimate, CountsBuffersThatGrowWithExpertsSlotsAndLayers) {
             }).find("scenario needs about"),
             std::string::npos);
   EXPECT_NO_THROW(epbench::require_rank_memory(s, 2, 2, 8.0 * (1 << 30), true));
+}
+
+// `place --replicas 1073741824` allocated until bad_alloc: EPLB bounds no size (its golden
+// data has more slots than experts per GPU), so the bound is the host's memory.
+TEST(MemoryEstimate, PlaceCountsBuffersThatGrowWithSlotsAndLayers) {
+  epbench::EplbProblem p;
+  p.num_layers = 2;
+  p.num_experts = 4;
+  p.weight = {10, 20, 30, 40, 5, 5, 5, 80};
+  p.num_replicas = 8;
+  p.num_gpus = 4;
+  p.num_threads = 1;
+  const double base = epbench::total_bytes(epbench::place_memory_terms(p, true));
+  epbench::EplbProblem more = p;
+  more.num_replicas = 1 << 30;
+  more.num_gpus = 1;
+  // At least phy2log and log2phy (int32 each) per slot and layer.
+  EXPECT_GT(epbench::total_bytes(epbench::place_memory_terms(more, false)),
+            8.0 * more.num_layers * more.num_replicas);
+  more = p;
+  more.num_layers = 2000;
+  more.weight.resize(size_t(2000) * 4, 1.0);
+  EXPECT_GT(epbench::total_bytes(epbench::place_memory_terms(more, true)), 500 * base);
+  // The JSON output's log2phy is as wide as the hottest expert's replicas (known afterwards).
+  EXPECT_GT(epbench::total_bytes(epbench::place_memory_terms(p, true, 1000)),
+            p.num_layers * p.num_experts * 1000.0 * 16);
+  EXPECT_EQ(epbench::total_bytes(epbench::place_memory_terms(p, false, 1000)), 0.0);
+
+  more = p;
+  more.num_replicas = 1 << 30;
+  more.num_gpus = 1;
+  EXPECT_NE(error_of([&] { epbench::require_place_memory(more, false, 0, 16.0 * (1 << 30)); })
+                .find("2 layers x 4 experts -> 1073741824 replicas on 1 GPUs needs about"),
+            std::string::npos);
+  EXPECT_NO_THROW(epbench::require_place_memory(p, true, 0, 16.0 * (1 << 30)));
+  EXPECT_NO_THROW(epbench::require_place_memory(more, false, 0, 0.0));  // unknown: no check
 }
 
 // --- results schema ---------------------------------------------------------------------------

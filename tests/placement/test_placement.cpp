@@ -36,6 +36,25 @@ TEST(Placement, DerivesCountsAndHelpers) {
   EXPECT_DOUBLE_EQ(gpu[2], 20.0);
 }
 
+// One hot expert holding every extra slot: the padded [experts][max_replicas] view is read
+// through log2phy(), while what is stored stays linear in the slots (place --replicas huge).
+TEST(Placement, HotExpertKeepsEveryReplicaInSlotOrder) {
+  constexpr int kExperts = 1000, kSlots = 3000;
+  std::vector<int32_t> phy2log(kSlots, 0);
+  for (int e = 0; e < kExperts; ++e) phy2log[kSlots - kExperts + e] = e;  // expert e last
+  Placement p(1, kExperts, 1, 1, phy2log);
+  p.validate();
+  EXPECT_EQ(p.max_replicas(), kSlots - kExperts + 1);
+  auto hot = p.replicas(0, 0);
+  ASSERT_EQ(hot.size(), size_t(kSlots - kExperts + 1));
+  for (int r = 0; r + 1 < int(hot.size()); ++r) EXPECT_EQ(hot[r], r);
+  EXPECT_EQ(hot.back(), kSlots - kExperts);
+  EXPECT_EQ(p.log2phy(0, 0, p.max_replicas() - 1), kSlots - kExperts);
+  EXPECT_EQ(p.log2phy(0, 7, 0), kSlots - kExperts + 7);
+  EXPECT_EQ(p.log2phy(0, 7, 1), -1);
+  EXPECT_EQ(p.log2phy(0, 7, p.max_replicas() - 1), -1);
+}
+
 TEST(Placement, ValidateRejectsMissingExpert) {
   Placement p(1, 4, 2, 1, {0, 1, 2, 2});  // expert 3 has no replica
   EXPECT_THROW(p.validate(), std::logic_error);

@@ -9,16 +9,16 @@ namespace epbench::gating {
 const SkewDistribution& group_skew() {
   static const SkewDistribution entry{
       .name = "group",
-      .usage = "group:S[:G] (zipf with S > 0 over whole groups; G groups, default n_group)",
+      .usage = "group:S[:G] (zipf with 0 < S <= 64 over whole groups; G groups, default "
+               "n_group)",
       .min_params = 1,
       .max_params = 2,
       .grouped = true,
       .check =
           [](const SkewParams& p) {
-            if (!(p[0] > 0)) return std::string("S must be > 0");
-            if (p.size() == 2 && (!is_integer_value(p[1]) || p[1] < 1))
-              return std::string("G must be an integer >= 1");
-            return std::string();
+            std::string problem = check_exponent(p[0], "S");
+            if (problem.empty() && p.size() == 2) problem = check_count(p[1], "G");
+            return problem;
           },
       .weights =
           [](const SkewParams& p, int experts, int groups) {

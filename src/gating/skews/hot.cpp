@@ -8,15 +8,15 @@ namespace epbench::gating {
 const SkewDistribution& hot_skew() {
   static const SkewDistribution entry{
       .name = "hot",
-      .usage = "hot:K:X (K >= 1 integer hot experts, X >= 1 times hotter)",
+      .usage = "hot:K:X (1 <= K <= experts integer hot experts, 1 <= X <= 1e12 times hotter)",
       .min_params = 2,
       .max_params = 2,
       .check =
           [](const SkewParams& p) {
-            if (!is_integer_value(p[0]) || p[0] < 1)
-              return std::string("K must be an integer >= 1");
-            if (!(p[1] >= 1)) return std::string("X must be >= 1");
-            return std::string();
+            std::string problem = check_count(p[0], "K");
+            if (problem.empty() && !(p[1] >= 1 && p[1] <= kMaxHotFactor))
+              problem = "X must be in [1, 1e12]";
+            return problem;
           },
       .check_for_experts =
           [](const SkewParams& p, int experts) {

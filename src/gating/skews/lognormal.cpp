@@ -25,10 +25,10 @@ double normal_quantile(double p) {
 const SkewDistribution& lognormal_skew() {
   static const SkewDistribution entry{
       .name = "lognormal",
-      .usage = "lognormal:SIGMA (SIGMA > 0, std. dev. of the log-share)",
+      .usage = "lognormal:SIGMA (0 < SIGMA <= 64, std. dev. of the log-share)",
       .min_params = 1,
       .max_params = 1,
-      .check = [](const SkewParams& p) { return p[0] > 0 ? std::string() : "SIGMA must be > 0"; },
+      .check = [](const SkewParams& p) { return check_exponent(p[0], "SIGMA"); },
       .weights =
           [](const SkewParams& p, int experts, int) {
             std::vector<double> w(experts);

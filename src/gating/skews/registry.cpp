@@ -14,4 +14,16 @@ const std::vector<const SkewDistribution*>& skew_distributions() {
 
 bool is_integer_value(double v) { return std::isfinite(v) && v == std::floor(v); }
 
+std::string check_count(double v, const char* name) {
+  if (is_integer_value(v) && v >= 1 && v <= kMaxSkewCount) return {};
+  return std::string(name) + " must be an integer in [1, " +
+         std::to_string(static_cast<int>(kMaxSkewCount)) + "]";
+}
+
+std::string check_exponent(double v, const char* name) {
+  if (v > 0 && v <= kMaxSkewExponent) return {};
+  return std::string(name) + " must be in (0, " +
+         std::to_string(static_cast<int>(kMaxSkewExponent)) + "]";
+}
+
 }  // namespace epbench::gating

@@ -8,10 +8,10 @@ namespace epbench::gating {
 const SkewDistribution& zipf_skew() {
   static const SkewDistribution entry{
       .name = "zipf",
-      .usage = "zipf:S (S > 0)",
+      .usage = "zipf:S (0 < S <= 64)",
       .min_params = 1,
       .max_params = 1,
-      .check = [](const SkewParams& p) { return p[0] > 0 ? std::string() : "S must be > 0"; },
+      .check = [](const SkewParams& p) { return check_exponent(p[0], "S"); },
       .weights =
           [](const SkewParams& p, int experts, int) {
             std::vector<double> w(experts);
