@@ -81,9 +81,9 @@ void add_simulate_command(CLI::App& app, std::vector<std::string> argv) {
       ->capture_default_str();
   cmd->add_option("--gpus-per-node", o.cluster.gpus_per_node, "GPUs per node")
       ->capture_default_str();
-  cmd->add_option("--ranks-per-host", o.cluster.ranks_per_host,
-                  "CPU profiles: ranks sharing one host's FFN throughput (default: "
-                  "--gpus-per-node)");
+  cmd->add_option("--cores-per-rank", o.cluster.cores_per_rank,
+                  "CPU profiles: cores each rank's FFN runs on (below 1: oversubscribed)")
+      ->capture_default_str();
   std::string profiles;
   for (const auto& n : sim::builtin_profile_names()) profiles += (profiles.empty() ? "" : ", ") + n;
   cmd->add_option("--profile", o.profile, "Machine profile: " + profiles + ", or a JSON file")

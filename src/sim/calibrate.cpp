@@ -35,10 +35,12 @@ Scenario scenario_of(const MeasuredFile& f) {
 Cluster cluster_of(const MeasuredFile& f) {
   const auto& ctx = f.doc.at("context");
   Cluster c{ctx.at("num_ranks").get<int>(), ctx.at("ranks_per_node").get<int>()};
-  // A CPU run's ranks share their host's FFN throughput (emulated nodes on one host too):
-  // on this 2-core machine one rank's FFN runs at half its np-1 rate beside a second rank.
-  if (ctx.value("backend", "") == "kokkos" && ctx.contains("max_ranks_per_host"))
-    c.ranks_per_host = std::max(1, ctx.at("max_ranks_per_host").get<int>());
+  // A CPU run's FFN runs on its host's usable cores shared by the ranks there (np 2 on 2 cores:
+  // one each; np 4: half each, oversubscribed).
+  if (ctx.value("backend", "") == "kokkos" && ctx.contains("cores_per_host") &&
+      ctx.contains("max_ranks_per_host"))
+    c.cores_per_rank = ctx.at("cores_per_host").get<double>() /
+                       std::max(1.0, ctx.at("max_ranks_per_host").get<double>());
   return c;
 }
 
@@ -67,7 +69,7 @@ Features features_of(const StepTraffic& t, const LayerShape& s, int rank, int sp
   f[1] = {1.0, rows_out, double(s.num_ranks)};
   f[2] = {1.0, double(r.self_rows) * row_bytes, peers(0), link_bytes(0, false), peers(1),
           link_bytes(1, false)};
-  f[3] = {1.0, double(nonempty), rows * s.flops_per_row() * s.ranks_per_host};  // host FLOPs
+  f[3] = {1.0, double(nonempty), rows * s.flops_per_row() / s.cores_per_rank};  // per core
   f[4] = {1.0, double(r.self_rows) * row_bytes, peers(0), link_bytes(0, true), peers(1),
           link_bytes(1, true), rows_out};
   return f;

@@ -28,7 +28,7 @@ double layout_us(const Profile& p, const LayerShape& s) {
 
 double ffn_us(const Profile& p, const LayerShape& s, std::span<const int64_t> slot_rows) {
   const int64_t tile = p.ffn_tile_rows;
-  const double rate = p.ffn_gflops / (p.backend == "kokkos" ? s.ranks_per_host : 1);
+  const double rate = p.ffn_gflops * (p.backend == "kokkos" ? s.cores_per_rank : 1.0);
   const double us_per_row = s.flops_per_row() / (rate * 1e3);
   const double weight_us =
       p.ffn_weight_GBps > 0 ? transfer_us(s.expert_weight_bytes(), p.ffn_weight_GBps) : 0.0;

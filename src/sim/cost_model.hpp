@@ -4,7 +4,7 @@
 //   layout   = layout_fixed + layout_per_row x T x k + layout_per_rank x ranks
 //   ffn      = ffn_fixed + sum over non-empty slots of
 //              [slot_us + max(ceil(rows / tile) x tile x 6 x hidden x ffn / ffn_rate,
-//              (ffn_rate = ffn_gflops; for CPU profiles / ranks per host)
+//              (ffn_rate = ffn_gflops; for CPU profiles x cores per rank)
 //                             expert weight bytes / weight_rate)]
 //   dispatch = comm_fixed + sum (or max, when links overlap) over link classes c in
 //              {self, intra, inter} of [alpha_c x peers_c + max(sent_c, received_c) / beta_c]
@@ -34,9 +34,9 @@ struct RankTraffic {
 struct LayerShape {
   int hidden = 0, ffn = 0, num_experts = 0, top_k = 0, num_ranks = 0;
   int64_t tokens_per_rank = 0;
-  // CPU (kokkos) profiles: ranks sharing one host's FFN throughput (their ffn_gflops is the
-  // host's); a GPU profile's rate is per rank and ignores this.
-  int ranks_per_host = 1;
+  // CPU (kokkos) profiles: cores each rank's FFN runs on (their ffn_gflops is per core; below 1
+  // when ranks oversubscribe the cores); a GPU profile's rate is per rank and ignores this.
+  double cores_per_rank = 1.0;
   double flops_per_row() const { return 6.0 * hidden * ffn; }
   double expert_weight_bytes() const { return 3.0 * hidden * ffn * 2.0; }  // bf16
   double row_bytes() const { return 2.0 * hidden; }                        // bf16 row

@@ -29,7 +29,7 @@ struct Profile {
   // layout: replica choice, packing and the count exchange.
   double layout_fixed_us = 0.0, layout_us_per_row = 0.0, layout_us_per_rank = 0.0;
   // FFN (grouped SwiGLU): fixed + per non-empty slot (below). ffn_gflops is per rank for GPU
-  // profiles and per host for CPU (kokkos) ones (shared by the simulated --ranks-per-host).
+  // profiles and per core for CPU (kokkos) ones (times the simulated --cores-per-rank).
   // A non-empty slot costs ffn_slot_us + max(tile-padded rows x FLOPs per row / ffn_gflops,
   // expert weight bytes / ffn_weight_GBps): compute- or weight-read-bound (0 = no weight term).
   double ffn_fixed_us = 0.0, ffn_slot_us = 0.0, ffn_gflops = 1.0, ffn_weight_GBps = 0.0;

@@ -147,7 +147,7 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
   const int spr = num_slots / R;
   const int window = s.window_steps > 0 ? s.window_steps : std::max(s.warmup_steps, 1);
   LayerShape shape{s.model.hidden, s.model.ffn, E, K, R, T};
-  shape.ranks_per_host = c.host_ranks();
+  shape.cores_per_rank = c.cores_per_rank;
   const std::unique_ptr<ReplicaRule> rule = make_replica_rule(s.replica_rule);
   const bool batch_rule = rule->needs_batch_counts();
   const SplitModel split_model = batch_rule ? SplitModel::kRoundRobin : split_model_of(rule->name());
@@ -560,8 +560,9 @@ void validate_simulation(const Scenario& s, const Cluster& c, const SimOptions& 
   require_input(double(c.num_gpus) * s.model.num_experts <= double(1 << 27),
                 std::to_string(c.num_gpus) + " GPUs x " + std::to_string(s.model.num_experts) +
                     " experts is more than the simulator's 2^27 (rank, expert) cells");
-  require_input(c.ranks_per_host >= 0 && c.ranks_per_host <= c.num_gpus,
-                "--ranks-per-host must be in [0, --gpus], got " + std::to_string(c.ranks_per_host));
+  require_input(std::isfinite(c.cores_per_rank) && c.cores_per_rank > 0 &&
+                    c.cores_per_rank <= 1024,
+                "--cores-per-rank must be in (0, 1024], got " + std::to_string(c.cores_per_rank));
   require_input(o.routing == "auto" || o.routing == "tokens" || o.routing == "counts",
                 "unknown --routing \"" + o.routing + "\" (known: auto, tokens, counts)");
   require_input(!(o.routing == "counts" && !s.trace.empty()),

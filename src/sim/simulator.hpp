@@ -20,10 +20,8 @@ namespace epbench::sim {
 struct Cluster {
   int num_gpus = 8;
   int gpus_per_node = 8;
-  // CPU profiles: ranks sharing one host's FFN throughput; 0 = gpus_per_node (emulated nodes
-  // on one host share it too).
-  int ranks_per_host = 0;
-  int host_ranks() const { return ranks_per_host > 0 ? ranks_per_host : gpus_per_node; }
+  // CPU profiles: cores each rank's FFN runs on (below 1 when ranks oversubscribe the cores).
+  double cores_per_rank = 1.0;
   int num_nodes() const { return num_gpus / gpus_per_node; }
 };
 
