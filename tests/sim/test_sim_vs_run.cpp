@@ -64,3 +64,18 @@ TEST_F(SimVsRun, SameWithBatchReplicaRulesAndSearchPolicies) {
   expect_same(4, 2, kTinyShape + " --steps 2 --skew zipf:1.2 --policies minmax "
                     "--replica-rule lplb --max-moved-experts 2 --rebalance-every 1");
 }
+
+// Trace replay: the recorded counts are the routing, so both see exactly the same rows.
+TEST_F(SimVsRun, SameUnderTraceReplay) {
+  std::string text = "step,layer";
+  for (int e = 0; e < 16; ++e) text += ",e" + std::to_string(e);
+  text += "\n";
+  for (int step = 0; step < 5; ++step) {  // 2 warm-up + 3 measured, a different hot expert each
+    text += std::to_string(step) + ",*";
+    for (int e = 0; e < 16; ++e) text += "," + std::to_string(e == 3 * step ? 300 : 8 + e);
+    text += "\n";
+  }
+  const std::string trace = write("trace.csv", text);
+  expect_same(4, 2, kTinyShape + " --steps 3 --trace " + trace +
+                        " --policies none,eplb,minmax --replica-rule lp --rebalance-every 2");
+}
