@@ -105,6 +105,19 @@ GatheredRun gather_run(const RunSamples& s, const comm::Topology& topo,
   return g;
 }
 
+nlohmann::json migration_json(const MigrationStats& total, const MigrationEvents& events) {
+  return {{"events", events.ms.size()},
+          {"bytes", total.bytes},
+          {"inter_node_bytes", total.inter_node_bytes},
+          {"experts_moved", total.experts_moved},
+          {"seconds", total.seconds},
+          {"per_event_ms", events.ms},
+          {"per_event_experts_moved", events.experts_moved},
+          {"per_event_window_balancedness_before", events.balance_before},
+          {"per_event_window_balancedness_after", events.balance_after},
+          {"placement_compute_us", events.placement_compute_us}};
+}
+
 nlohmann::json stats_json(std::span<const double> values, double scale) {
   std::vector<double> v(values.begin(), values.end());
   for (double& x : v) x *= scale;
@@ -203,10 +216,8 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
   double avoidable_rows_sum = 0;
   bool conserved = true;
   MigrationStats migration;
-  std::vector<double> placement_us, migration_ms;
+  MigrationEvents events;
   std::array<double, 5> direction_sum{};
-  std::vector<int64_t> migration_experts;
-  std::vector<double> balance_before, balance_after;
 
   for (const GatheredRun& g : reps) {
     const SampleView v(g);
@@ -301,17 +312,17 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
     conserved = conserved && g.tokens_conserved;
     migration += g.migration;
     for (double s : g.placement_seconds) {
-      placement_us.push_back(s * 1e6);
+      events.placement_compute_us.push_back(s * 1e6);
       overhead_seconds += s;
     }
-    migration_experts.insert(migration_experts.end(), g.migration_experts.begin(),
-                             g.migration_experts.end());
+    events.experts_moved.insert(events.experts_moved.end(), g.migration_experts.begin(),
+                                g.migration_experts.end());
     for (const auto& b : g.replacement_balance) {
-      balance_before.push_back(b[0]);
-      balance_after.push_back(b[1]);
+      events.balance_before.push_back(b[0]);
+      events.balance_after.push_back(b[1]);
     }
     for (double s : g.migration_seconds) {
-      migration_ms.push_back(s * 1e3);
+      events.ms.push_back(s * 1e3);
       overhead_seconds += s;
     }
   }
@@ -412,17 +423,7 @@ nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunSha
        {{"count_exchange_us", stats_json(count_exchange_us)},
         {"solve_us", stats_json(solve_us)},
         {"avoidable_inter_node_rows", avoidable_rows_sum / n}}},
-      {"migration",
-       {{"events", migration_ms.size()},
-        {"bytes", migration.bytes},
-        {"inter_node_bytes", migration.inter_node_bytes},
-        {"experts_moved", migration.experts_moved},
-        {"seconds", migration.seconds},
-        {"per_event_ms", migration_ms},
-        {"per_event_experts_moved", migration_experts},
-        {"per_event_window_balancedness_before", balance_before},
-        {"per_event_window_balancedness_after", balance_after},
-        {"placement_compute_us", placement_us}}},
+      {"migration", migration_json(migration, events)},
       {"verify",
        [&] {
          nlohmann::json v = verify;

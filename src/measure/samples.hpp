@@ -96,6 +96,16 @@ struct RunShape {
 // more repetitions of the same policy (samples pooled; per-repetition medians kept).
 nlohmann::json summarize_runs(const std::vector<GatheredRun>& reps, const RunShape& shape);
 
+// Per re-placement series of a policy run (summary.migration's per-event lists).
+struct MigrationEvents {
+  std::vector<double> ms;                       // migration time
+  std::vector<int64_t> experts_moved;
+  std::vector<double> balance_before, balance_after;  // window balancedness (policy model)
+  std::vector<double> placement_compute_us;
+};
+// The results' summary.migration block: totals and the per-event series.
+nlohmann::json migration_json(const MigrationStats& total, const MigrationEvents& events);
+
 // {"median", "min", "max", "ci95": [lo, hi], "count"} (+ "p99" with >= 100 samples), in the
 // unit of `values` scaled by `scale`.
 nlohmann::json stats_json(std::span<const double> values, double scale = 1.0);

@@ -121,4 +121,29 @@ int64_t count_moved_experts(const Placement& prev, const Placement& next, int la
   return moved;
 }
 
+std::vector<ExpertTransfer> plan_expert_transfers(const Placement& prev, const Placement& next,
+                                                  std::span<const int> node_of_gpu) {
+  if (prev.num_slots() != next.num_slots() || prev.num_layers() != next.num_layers() ||
+      prev.num_gpus() != next.num_gpus())
+    throw std::logic_error("plan_expert_transfers: placements of different shapes");
+  const int spg = next.slots_per_gpu();
+  std::vector<ExpertTransfer> transfers;
+  for (int dst = 0; dst < next.num_gpus(); ++dst)
+    for (int l = 0; l < next.num_layers(); ++l)
+      for (int s = 0; s < spg; ++s) {
+        const int e = next.phy2log(l, dst * spg + s);
+        int src = -1;
+        bool held = false;
+        for (int32_t slot : prev.replicas(l, e)) {
+          const int holder = prev.gpu_of_slot(slot);
+          held = held || holder == dst;
+          if (src < 0 || (node_of_gpu[holder] == node_of_gpu[dst] &&
+                          node_of_gpu[src] != node_of_gpu[dst]))
+            src = holder;
+        }
+        if (!held) transfers.push_back({l, e, src, dst, s});
+      }
+  return transfers;
+}
+
 }  // namespace epbench

@@ -80,4 +80,16 @@ class Placement {
 // migration from prev to next sends (suite/migration.cpp moves exactly these). Same shapes.
 int64_t count_moved_experts(const Placement& prev, const Placement& next, int layer);
 
+// One expert weight a migration from `prev` to `next` sends: into local slot `dst_slot` of GPU
+// `dst` in `layer`, from `src`, a GPU holding the expert in `prev` (one on dst's node when there
+// is one, else the first holder in slot order). A slot whose GPU already held its expert moves
+// nothing.
+struct ExpertTransfer {
+  int layer, expert, src, dst, dst_slot;
+};
+// Every transfer, sorted by (dst, layer, dst_slot); node_of_gpu: the node of every GPU. The one
+// plan `run` migrates by (suite/migration.cpp) and `simulate` costs.
+std::vector<ExpertTransfer> plan_expert_transfers(const Placement& prev, const Placement& next,
+                                                  std::span<const int> node_of_gpu);
+
 }  // namespace epbench

@@ -22,6 +22,7 @@
 #include "results/schema.hpp"
 #include "sim/cost_model.hpp"
 #include "sim/traffic.hpp"
+#include "suite/policy_run.hpp"
 #include "suite/token_source.hpp"
 
 namespace epbench::sim {
@@ -94,45 +95,30 @@ double mean_of(const std::vector<double>& v) {
   return v.empty() ? 0.0 : sum / double(v.size());
 }
 
-// Expert weights moved from `prev` to `next` (the rule of suite/migration.cpp: a rank receives
-// every expert of its new slots it did not hold, from a holder on its node if any, else the
-// first holder in slot order), and the migration time from the cost model.
-struct MigrationResult {
-  int64_t experts_moved = 0, bytes = 0, inter_node_bytes = 0;
-  double us = 0;
-};
-
-MigrationResult migration(const Placement& prev, const Placement& next, const Cluster& c,
-                          const Profile& p, double expert_bytes) {
-  MigrationResult res;
-  const int R = c.num_gpus, rpn = c.gpus_per_node, spr = next.slots_per_gpu();
-  std::vector<RankMigration> ranks(R);
-  std::vector<int> last_peer(size_t(R) * 2, -1);  // per rank and class: last peer counted
-  for (int dst = 0; dst < R; ++dst)
-    for (int l = 0; l < next.num_layers(); ++l)
-      for (int s = 0; s < spr; ++s) {
-        const int e = next.phy2log(l, dst * spr + s);
-        int src = -1;
-        bool held = false;
-        for (int32_t slot : prev.replicas(l, e)) {
-          const int holder = prev.gpu_of_slot(slot);
-          held = held || holder == dst;
-          if (src < 0 || (holder / rpn == dst / rpn && src / rpn != dst / rpn)) src = holder;
-        }
-        if (held) continue;
-        const int cls = src / rpn == dst / rpn ? 0 : 1;
-        ++res.experts_moved;
-        res.bytes += int64_t(expert_bytes);
-        if (cls == 1) res.inter_node_bytes += int64_t(expert_bytes);
-        ranks[src].sent_bytes[cls] += expert_bytes;
-        ranks[dst].received_bytes[cls] += expert_bytes;
-        if (last_peer[size_t(dst) * 2 + cls] != src) {  // transfers to dst are in dst order
-          ++ranks[dst].peers[cls];
-          last_peer[size_t(dst) * 2 + cls] = src;
-        }
-      }
+// Expert weights moved from `prev` to `next` (plan_expert_transfers: the plan `run` migrates
+// by) and the migration time from the cost model.
+MigrationStats migration(const Placement& prev, const Placement& next, const Cluster& c,
+                         std::span<const int> node_of_rank, const Profile& p,
+                         double expert_bytes) {
+  MigrationStats res;
+  std::vector<RankMigration> ranks(c.num_gpus);
+  std::vector<int> last_peer(size_t(c.num_gpus) * 2, -1);  // per rank and class: last peer
+  for (const ExpertTransfer& t : plan_expert_transfers(prev, next, node_of_rank)) {
+    const int cls = node_of_rank[t.src] == node_of_rank[t.dst] ? 0 : 1;
+    ++res.experts_moved;
+    res.bytes += int64_t(expert_bytes);
+    if (cls == 1) res.inter_node_bytes += int64_t(expert_bytes);
+    ranks[t.src].sent_bytes[cls] += expert_bytes;
+    ranks[t.dst].received_bytes[cls] += expert_bytes;
+    if (last_peer[size_t(t.dst) * 2 + cls] != t.src) {  // transfers come in dst order
+      ++ranks[t.dst].peers[cls];
+      last_peer[size_t(t.dst) * 2 + cls] = t.src;
+    }
+  }
   if (res.experts_moved == 0) return res;
-  for (const RankMigration& m : ranks) res.us = std::max(res.us, migration_us(p, m));
+  double us = 0;
+  for (const RankMigration& m : ranks) us = std::max(us, migration_us(p, m));
+  res.seconds = us * 1e-6;
   return res;
 }
 
@@ -173,9 +159,8 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
   std::vector<double> send_bytes_rank(R, 0.0);
   std::deque<std::vector<int64_t>> history;
   std::vector<int64_t> measured_counts(size_t(L) * E, 0);  // realized load, measured steps
-  MigrationResult migrated;
-  std::vector<double> placement_us, migration_ms, balance_before, balance_after;  // per event
-  std::vector<int64_t> migration_experts;
+  MigrationStats migrated;  // summed over re-placements
+  MigrationEvents events;
   int64_t rows_conserved = 0, rows_expected = 0;
 
   std::vector<float> hidden, weights;
@@ -310,26 +295,18 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
     problem.num_threads = 1;  // as `run`: deterministic, one core
     const auto t0 = std::chrono::steady_clock::now();
     PolicyResult next = policy.compute(problem);
-    placement_us.push_back(std::chrono::duration<double, std::micro>(
-                               std::chrono::steady_clock::now() - t0)
-                               .count());
-    // Balance gained on the window's loads (the policy's own model), against what moves.
-    double before = 0, after = 0;
-    for (int l = 0; l < L; ++l) {
-      const std::span<const double> loads(problem.weight.data() + size_t(l) * E, size_t(E));
-      before += balancedness(current.placement.gpu_loads(l, loads)) / L;
-      after += balancedness(next.placement.gpu_loads(l, loads)) / L;
-    }
-    balance_before.push_back(before);
-    balance_after.push_back(after);
-    const MigrationResult m =
-        migration(current.placement, next.placement, c, p, shape.expert_weight_bytes());
-    migrated.experts_moved += m.experts_moved;
-    migrated.bytes += m.bytes;
-    migrated.inter_node_bytes += m.inter_node_bytes;
-    migrated.us += m.us;
-    migration_ms.push_back(m.us * 1e-3);
-    migration_experts.push_back(m.experts_moved);
+    events.placement_compute_us.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+            .count());
+    const auto [before, after] = window_balancedness(current.placement, next.placement,
+                                                     problem.weight);
+    events.balance_before.push_back(before);
+    events.balance_after.push_back(after);
+    const MigrationStats m = migration(current.placement, next.placement, c, node_of_rank, p,
+                                       shape.expert_weight_bytes());
+    migrated += m;
+    events.ms.push_back(m.seconds * 1e3);
+    events.experts_moved.push_back(m.experts_moved);
     current = std::move(next);
   };
 
@@ -433,8 +410,8 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
   double step_seconds = 0;
   for (double x : totals) step_seconds += x * 1e-6;
   double placement_us_total = 0;
-  for (double x : placement_us) placement_us_total += x;
-  const double amortized_s = step_seconds + (placement_us_total + migrated.us) * 1e-6;
+  for (double x : events.placement_compute_us) placement_us_total += x;
+  const double amortized_s = step_seconds + placement_us_total * 1e-6 + migrated.seconds;
   nlohmann::json summary = {
       {"balancedness", sum_max > 0 ? sum_mean / sum_max : 1.0},
       {"balancedness_mean_layer", mean_layer},
@@ -466,15 +443,7 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
          if (routing == "tokens") j["avoidable_inter_node_rows"] = mean_of(avoidable_rows);
          return j;
        }()},
-      {"migration",
-       {{"events", migration_ms.size()}, {"bytes", migrated.bytes},
-        {"inter_node_bytes", migrated.inter_node_bytes},
-        {"experts_moved", migrated.experts_moved}, {"seconds", migrated.us * 1e-6},
-        {"per_event_ms", migration_ms},
-        {"per_event_experts_moved", migration_experts},
-        {"per_event_window_balancedness_before", balance_before},
-        {"per_event_window_balancedness_after", balance_after},
-        {"placement_compute_us", placement_us}}},
+      {"migration", migration_json(migrated, events)},
       {"verify",
        {{"checked_tokens", 0}, {"wrong", 0}, {"max_rel_err", 0.0},
         {"tokens_conserved", rows_conserved == rows_expected},

@@ -23,10 +23,6 @@ void load_experts(const Placement& placement, int rank, kernels::GroupedFfn& ffn
 
 namespace {
 
-struct Transfer {
-  int layer, expert, src, dst, dst_slot;
-};
-
 // First local slot of `rank` holding `expert` in `p`, or -1.
 int local_slot_of(const Placement& p, int layer, int expert, int rank) {
   for (int32_t slot : p.replicas(layer, expert))
@@ -49,21 +45,8 @@ MigrationStats migrate_experts(const Placement& prev, const Placement& next,
   // Plan (untimed, identical on every rank): transfers sorted by (dst, layer, dst slot), source
   // chosen deterministically (same node first); and this rank's local copies: slots whose
   // expert changes to one it already holds in another slot.
-  std::vector<Transfer> transfers;
-  for (int dst = 0; dst < R; ++dst)
-    for (int l = 0; l < next.num_layers(); ++l)
-      for (int s = 0; s < spr; ++s) {
-        const int e = next.phy2log(l, dst * spr + s);
-        if (local_slot_of(prev, l, e, dst) >= 0) continue;
-        int src = -1;
-        for (int32_t slot : prev.replicas(l, e)) {
-          const int holder = prev.gpu_of_slot(slot);
-          if (src < 0 || (topo.node_of_rank[holder] == topo.node_of_rank[dst] &&
-                          topo.node_of_rank[src] != topo.node_of_rank[dst]))
-            src = holder;
-        }
-        transfers.push_back({l, e, src, dst, s});
-      }
+  const std::vector<ExpertTransfer> transfers =
+      plan_expert_transfers(prev, next, topo.node_of_rank);
   struct LocalCopy {
     int layer, from_slot, to_slot;
   };
@@ -76,7 +59,7 @@ MigrationStats migrate_experts(const Placement& prev, const Placement& next,
       if (held >= 0) copies.push_back({l, held, s});
     }
   std::vector<int> send_counts(R, 0), recv_counts(R, 0), send_displs(R, 0), recv_displs(R, 0);
-  for (const Transfer& t : transfers) {
+  for (const ExpertTransfer& t : transfers) {
     if (t.src == me) ++send_counts[t.dst];
     if (t.dst == me) ++recv_counts[t.src];
   }
@@ -96,7 +79,7 @@ MigrationStats migrate_experts(const Placement& prev, const Placement& next,
   CHECK_MPI(MPI_Barrier(MPI_COMM_WORLD));
   const double t0 = MPI_Wtime();
   std::vector<int> fill(send_displs);
-  for (const Transfer& t : transfers)  // in (dst, layer, slot) order: matches the receiver
+  for (const ExpertTransfer& t : transfers)  // in (dst, layer, slot) order: matches the receiver
     if (t.src == me)
       ffn.get_slot_weights(t.layer, local_slot_of(prev, t.layer, t.expert, me),
                            send_buf.data() + size_t(fill[t.dst]++) * elems);
@@ -109,7 +92,7 @@ MigrationStats migrate_experts(const Placement& prev, const Placement& next,
   for (size_t i = 0; i < copies.size(); ++i)
     ffn.set_slot_weights(copies[i].layer, copies[i].to_slot, copy_buf.data() + i * elems);
   std::vector<int> taken(recv_displs);
-  for (const Transfer& t : transfers)
+  for (const ExpertTransfer& t : transfers)
     if (t.dst == me)
       ffn.set_slot_weights(t.layer, t.dst_slot,
                            recv_buf.data() + size_t(taken[t.src]++) * elems);
@@ -138,7 +121,7 @@ MigrationStats migrate_experts(const Placement& prev, const Placement& next,
   const int64_t expert_bytes = static_cast<int64_t>(elems * sizeof(bf16_t));
   stats.experts_moved = static_cast<int64_t>(transfers.size());
   stats.bytes = stats.experts_moved * expert_bytes;
-  for (const Transfer& t : transfers)
+  for (const ExpertTransfer& t : transfers)
     if (topo.node_of_rank[t.src] != topo.node_of_rank[t.dst]) stats.inter_node_bytes += expert_bytes;
   return stats;
 }

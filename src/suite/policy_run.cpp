@@ -67,6 +67,18 @@ class Progress {
 
 }  // namespace
 
+std::pair<double, double> window_balancedness(const Placement& before, const Placement& after,
+                                              std::span<const double> weight) {
+  const int L = before.num_layers(), E = before.num_experts();
+  double b = 0, a = 0;
+  for (int l = 0; l < L; ++l) {
+    const std::span<const double> loads = weight.subspan(size_t(l) * E, size_t(E));
+    b += balancedness(before.gpu_loads(l, loads)) / L;
+    a += balancedness(after.gpu_loads(l, loads)) / L;
+  }
+  return {b, a};
+}
+
 PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenSource& source,
                      const std::string& policy_name, const RunControl& control) {
   const PlacementPolicy policy = configured_policy(policy_name, s.lplb_topology);
@@ -168,13 +180,8 @@ PolicyRun run_policy(const Scenario& s, const comm::Topology& topo, const TokenS
     const double t0 = comm::monotonic_seconds();
     PolicyResult next = policy.compute(problem);  // deterministic: identical on every rank
     samples.placement_seconds.push_back(comm::monotonic_seconds() - t0);
-    // Balance gained on the window's loads (the policy's own model), against what moves.
-    double before = 0, after = 0;
-    for (int l = 0; l < L; ++l) {
-      const std::span<const double> loads(problem.weight.data() + size_t(l) * E, size_t(E));
-      before += balancedness(current.placement.gpu_loads(l, loads)) / L;
-      after += balancedness(next.placement.gpu_loads(l, loads)) / L;
-    }
+    const auto [before, after] = window_balancedness(current.placement, next.placement,
+                                                     problem.weight);
     samples.replacement_balance.push_back({before, after});
     const MigrationStats moved = migrate_experts(current.placement, next.placement, topo, *ffn,
                                                  s.seed, /*verify=*/true);

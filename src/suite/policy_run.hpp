@@ -5,7 +5,9 @@
 // same policy are reduced together by summarize_policy().
 #pragma once
 
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +15,7 @@
 #include "comm/mpi_comm.hpp"
 #include "comm/step_sync.hpp"
 #include "measure/samples.hpp"
+#include "placement/placement.hpp"
 #include "suite/scenario.hpp"
 #include "suite/token_source.hpp"
 
@@ -33,6 +36,12 @@ struct PolicyRun {
 };
 
 // Collective.
+// Balance a re-placement gains on the statistics window's loads (the policy's own model: an
+// expert's load split equally among its copies): the mean over layers of the balancedness of
+// `before` and of `after`. weight: [layers][experts].
+std::pair<double, double> window_balancedness(const Placement& before, const Placement& after,
+                                              std::span<const double> weight);
+
 PolicyRun run_policy(const Scenario& scenario, const comm::Topology& topo,
                      const TokenSource& source, const std::string& policy_name,
                      const RunControl& control);
