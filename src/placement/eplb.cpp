@@ -6,7 +6,7 @@
 // interleaved (each alone is one long chain of dependent steps). Every step reproduces the
 // reference's choices exactly, ties included (see the comment at each step);
 // tests/placement/test_eplb_reference.cpp checks that against a literal transcription of
-// eplb.py. Buffers are reused across layers.
+// eplb.py. Buffers are reused across layers and calls.
 #include "placement/eplb.hpp"
 
 #include <algorithm>
@@ -244,7 +244,8 @@ struct Scratch {
   std::vector<float> row, mlog_load;
   std::vector<double> group_sum;
   std::vector<int32_t> mlog2log, pgroup2group, node_fill, count, extra, position;
-  std::vector<uint32_t> node_of_mlog;  // mlog index -> node, fixed by the shape
+  std::vector<uint32_t> node_of_mlog;  // mlog index -> node, fixed by the shape:
+  int node_of_mlog_nodes = 0;          // for this many nodes
   std::vector<uint64_t> keys, tmp, node_sorted, heap, next_key, singles, replicated;
   PackJob group_job;
   std::vector<PackJob> node_jobs;  // replicas-to-GPU packings; the first num_pending wait to run
@@ -410,7 +411,9 @@ void rebalance_layer(std::span<const double> weight, int num_phy, int num_groups
   if (num_nodes == 1) {
     s.node_sorted.swap(s.keys);
   } else {
-    if (s.node_of_mlog.size() != static_cast<size_t>(num_log)) {
+    if (s.node_of_mlog.size() != static_cast<size_t>(num_log) ||
+        s.node_of_mlog_nodes != num_nodes) {
+      s.node_of_mlog_nodes = num_nodes;
       s.node_of_mlog.resize(num_log);
       for (int k = 0; k < num_log; ++k) s.node_of_mlog[k] = k / log_per_node;
     }
@@ -492,7 +495,9 @@ EplbResult rebalance_experts(const EplbProblem& problem, bool force_global) {
   // Layers are independent: contiguous ranges of them on a few threads, one scratch each.
   const int threads = placement_threads(problem.num_threads, L, 40.0 * (E + R));
   for_layer_ranges(L, threads, [&](int, int first, int end) {
-    Scratch scratch;
+    // Kept by each thread across calls (run and the simulator re-place every few steps).
+    thread_local Scratch scratch;
+    scratch.num_pending = 0;
     for (int l = first; l < end; ++l) {
       rebalance_layer({problem.weight.data() + size_t(l) * E, size_t(E)}, R, groups, nodes,
                       problem.num_gpus, {phy2log.data() + size_t(l) * R, size_t(R)}, scratch);
@@ -504,7 +509,8 @@ EplbResult rebalance_experts(const EplbProblem& problem, bool force_global) {
       }
     }
   });
-  EplbResult result{Placement(L, E, problem.num_gpus, problem.num_nodes, std::move(phy2log)),
+  EplbResult result{Placement(L, E, problem.num_gpus, problem.num_nodes, std::move(phy2log),
+                              problem.num_threads),
                     hier ? "hierarchical" : "global"};
   return result;
 }

@@ -1,6 +1,6 @@
 // Layers of a placement problem are independent: this runs a per-layer function over layer
-// ranges on a few std::threads (no pool left spinning afterwards, so MPI ranks that compute a
-// placement between measured steps do not lose cores to idle workers). Each worker gets one
+// ranges on a few threads, kept between calls but blocked while idle (never spinning, so MPI
+// ranks that compute a placement between measured steps do not lose cores to idle workers). Each worker gets one
 // contiguous range of layers, so per-worker scratch buffers need no locking, and the result is
 // the same for any thread count when each layer's output depends only on that layer.
 #pragma once

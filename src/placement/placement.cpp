@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "placement/parallel.hpp"
+
 namespace epbench {
 
 Placement::Placement(int num_layers, int num_experts, int num_gpus, int num_nodes,
-                     std::vector<int32_t> phy2log)
+                     std::vector<int32_t> phy2log, int num_threads)
     : num_layers_(num_layers),
       num_experts_(num_experts),
       num_gpus_(num_gpus),
@@ -23,30 +25,41 @@ Placement::Placement(int num_layers, int num_experts, int num_gpus, int num_node
   if (num_slots_ < num_experts)
     throw std::logic_error("invalid placement: " + std::to_string(num_slots_) +
                            " slots cannot hold " + std::to_string(num_experts) + " experts");
-  logcnt_.assign(static_cast<size_t>(num_layers) * num_experts, 0);
-  for (int l = 0; l < num_layers; ++l)
-    for (int p = 0; p < num_slots_; ++p) {
-      int32_t e = phy2log_[idx(l, p)];
-      if (e < 0 || e >= num_experts)
-        throw std::logic_error("Placement: slot " + std::to_string(p) + " of layer " +
-                               std::to_string(l) + " holds expert " + std::to_string(e) +
-                               ", outside [0, " + std::to_string(num_experts) + ")");
-      ++logcnt_[static_cast<size_t>(l) * num_experts + e];
-    }
-  max_replicas_ = logcnt_.empty() ? 0 : *std::max_element(logcnt_.begin(), logcnt_.end());
-  // Counting sort of each layer's slots by expert: starts are the prefix sums of the counts.
+  logcnt_.resize(static_cast<size_t>(num_layers) * num_experts);
   log2phy_.resize(phy2log_.size());
   log2phy_start_.resize(logcnt_.size());
-  std::vector<int32_t> fill(num_experts);
-  for (int l = 0; l < num_layers; ++l) {
-    const size_t row = static_cast<size_t>(l) * num_experts;
-    int32_t start = 0;
-    for (int e = 0; e < num_experts; ++e) {
-      log2phy_start_[row + e] = fill[e] = start;
-      start += logcnt_[row + e];
+  // Layers are independent; each worker keeps the highest count it saw.
+  const int threads =
+      placement_threads(num_threads, num_layers, 4.0 * (num_slots_ + num_experts));
+  std::vector<int32_t> max_count(threads, 0);
+  for_layer_ranges(num_layers, threads, [&](int worker, int first, int end) {
+    std::vector<int32_t> fill(num_experts);
+    for (int l = first; l < end; ++l) {
+      const std::span<const int32_t> row = phy2log_row(l);
+      int32_t* count = logcnt_.data() + static_cast<size_t>(l) * num_experts;
+      std::fill(count, count + num_experts, 0);
+      for (int p = 0; p < num_slots_; ++p) {
+        const int32_t e = row[p];
+        if (e < 0 || e >= num_experts)
+          throw std::logic_error("Placement: slot " + std::to_string(p) + " of layer " +
+                                 std::to_string(l) + " holds expert " + std::to_string(e) +
+                                 ", outside [0, " + std::to_string(num_experts) + ")");
+        ++count[e];
+      }
+      // Counting sort of the layer's slots by expert: starts are the prefix sums of the counts.
+      int32_t* start = log2phy_start_.data() + static_cast<size_t>(l) * num_experts;
+      int32_t next = 0, most = max_count[worker];
+      for (int e = 0; e < num_experts; ++e) {
+        start[e] = fill[e] = next;
+        next += count[e];
+        most = std::max(most, count[e]);
+      }
+      max_count[worker] = most;
+      int32_t* slots = log2phy_.data() + idx(l, 0);
+      for (int p = 0; p < num_slots_; ++p) slots[fill[row[p]]++] = p;
     }
-    for (int p = 0; p < num_slots_; ++p) log2phy_[idx(l, fill[phy2log_[idx(l, p)]]++)] = p;
-  }
+  });
+  max_replicas_ = *std::max_element(max_count.begin(), max_count.end());
 }
 
 std::span<const int32_t> Placement::replicas(int layer, int expert) const {

@@ -16,8 +16,10 @@ class Placement {
   // phy2log: [num_layers * num_slots] row-major, each entry a logical expert in [0, num_experts).
   // logcnt and log2phy are derived from it. Throws std::logic_error on non-positive sizes, an
   // entry out of range, or fewer slots than experts (checked before any per-expert table).
+  // num_threads: threads deriving the layers' tables (0 = one per hardware thread, fewer for
+  // a small placement; see placement_threads).
   Placement(int num_layers, int num_experts, int num_gpus, int num_nodes,
-            std::vector<int32_t> phy2log);
+            std::vector<int32_t> phy2log, int num_threads = 1);
 
   int num_layers() const { return num_layers_; }
   int num_experts() const { return num_experts_; }
