@@ -10,6 +10,7 @@
 #include "placement/eplb.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -44,14 +45,13 @@ inline uint64_t descending_key(float value, uint32_t index) {
 inline float value_of(uint64_t key) { return from_bits(~static_cast<uint32_t>(key >> 32)); }
 inline uint32_t index_of(uint64_t key) { return static_cast<uint32_t>(key); }
 
-// Sorts keys ascending by the full 64-bit key. Large inputs: an LSD radix sort (8-bit digits)
-// on bits 8..31 of the high words, which is stable, so with low words increasing in input
-// order (how every caller builds them) keys equal in those bits stay in low-word order; then
-// each run of keys equal in those bits (rare for continuous loads) is sorted by the full key.
-// A pass whose digit is the same for all keys is skipped. The prefix sums run side by side,
-// and each pass scatters the first half of the keys forward from the bucket starts and the
-// second half backward from the bucket ends (still stable): two independent chains where keys
-// in a row share a bucket.
+// Sorts keys ascending by the full 64-bit key. Large inputs: an LSD radix sort on
+// d = (high word >> 8) - its minimum, cut to its top 16 bits (shifted right by `shift` when the
+// keys span more than 2^16 values of it): two passes of 8-bit digits, a pass whose digit is the
+// same for all keys skipped. d is monotone in the key, so the keys end up ordered by d; each run
+// of keys with equal d (rare for continuous loads) is then sorted by the full key. Each pass
+// scatters the first half of the keys forward from the bucket starts and the second half
+// backward from the bucket ends: two independent chains where keys in a row share a bucket.
 void sort_keys(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
   const size_t n = keys.size();
   if (n <= 64) {
@@ -59,46 +59,54 @@ void sort_keys(std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
     return;
   }
   tmp.resize(n);
-  constexpr int kDigits = 3;  // bits 8..31 of the high word; bits 0..7 by the runs below
-  uint32_t count[kDigits][257] = {};
-  for (uint64_t k : keys) {
-    const auto high = static_cast<uint32_t>(k >> 32);
-    ++count[0][(high >> 8) & 0xFF];
-    ++count[1][(high >> 16) & 0xFF];
-    ++count[2][high >> 24];
+  uint64_t* k = keys.data();
+  uint32_t lo = ~0u, hi = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const auto top = static_cast<uint32_t>(k[i] >> 40);
+    lo = std::min(lo, top);
+    hi = std::max(hi, top);
   }
-  auto shift_of = [](int digit) { return 40 + 8 * digit; };
-  bool skip[kDigits];
-  for (int digit = 0; digit < kDigits; ++digit)
-    skip[digit] = count[digit][(keys[0] >> shift_of(digit)) & 0xFF] == n;
-  uint32_t sum[kDigits] = {0, 0, 0};
+  const int shift = std::max(0, static_cast<int>(std::bit_width(hi - lo)) - 16);
+  auto digits = [lo, shift](uint64_t key) {
+    return (static_cast<uint32_t>(key >> 40) - lo) >> shift;  // < 2^16
+  };
+  uint32_t count[2][257] = {};
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t d = digits(k[i]);
+    ++count[0][d & 0xFF];
+    ++count[1][d >> 8];
+  }
+  const uint32_t d0 = digits(k[0]);
+  const bool skip[2] = {count[0][d0 & 0xFF] == n, count[1][d0 >> 8] == n};
+  uint32_t sum[2] = {0, 0};
   for (int b = 0; b < 256; ++b)
-    for (int digit = 0; digit < kDigits; ++digit) {
-      const uint32_t here = count[digit][b];
-      count[digit][b] = sum[digit];
-      sum[digit] += here;
+    for (int pass = 0; pass < 2; ++pass) {
+      const uint32_t here = count[pass][b];
+      count[pass][b] = sum[pass];
+      sum[pass] += here;
     }
-  for (int digit = 0; digit < kDigits; ++digit) {
-    if (skip[digit]) continue;
-    const int shift = shift_of(digit);
-    count[digit][256] = static_cast<uint32_t>(n);
+  for (int pass = 0; pass < 2; ++pass) {
+    if (skip[pass]) continue;
+    const int bits = 8 * pass;
+    count[pass][256] = static_cast<uint32_t>(n);
     uint32_t front[256], back[256];  // next free slot from the start / one past it from the end
-    std::memcpy(front, count[digit], sizeof front);
-    std::memcpy(back, count[digit] + 1, sizeof back);
+    std::memcpy(front, count[pass], sizeof front);
+    std::memcpy(back, count[pass] + 1, sizeof back);
     const uint64_t* in = keys.data();
     uint64_t* out = tmp.data();
     for (size_t i = 0, j = n - 1; i < n / 2; ++i, --j) {
       const uint64_t x = in[i], y = in[j];
-      out[front[(x >> shift) & 0xFF]++] = x;
-      out[--back[(y >> shift) & 0xFF]] = y;
+      out[front[(digits(x) >> bits) & 0xFF]++] = x;
+      out[--back[(digits(y) >> bits) & 0xFF]] = y;
     }
-    if (n % 2 == 1) out[front[(in[n / 2] >> shift) & 0xFF]] = in[n / 2];
+    if (n % 2 == 1) out[front[(digits(in[n / 2]) >> bits) & 0xFF]] = in[n / 2];
     keys.swap(tmp);
   }
-  uint64_t* k = keys.data();
+  k = keys.data();
   for (size_t first = 0; first < n;) {
+    const uint32_t d = digits(k[first]);
     size_t end = first + 1;
-    while (end < n && (k[end] ^ k[first]) >> 40 == 0) ++end;
+    while (end < n && digits(k[end]) == d) ++end;
     if (end - first > 1) std::sort(k + first, k + end);  // insertion sort when short
     first = end;
   }
@@ -250,7 +258,7 @@ struct Scratch {
   PackJob group_job;
   std::vector<PackJob> node_jobs;  // replicas-to-GPU packings; the first num_pending wait to run
   size_t num_pending = 0;
-  PackScratch packs;
+  PackScratch packs, group_packs;  // for the node jobs / the groups-to-nodes packing
 };
 
 // Key of a replication candidate: larger ratio first, then the lower expert index (the
@@ -392,7 +400,7 @@ void rebalance_layer(std::span<const double> weight, int num_phy, int num_groups
     }
     sort_keys(job.items, s.tmp);
     job.out = s.pgroup2group.data();
-    pack_jobs({&job, 1}, num_nodes, s.packs);
+    pack_jobs({&job, 1}, num_nodes, s.group_packs);
   }
   s.mlog2log.resize(num_log);
   for (int q = 0; q < num_groups; ++q)
@@ -468,10 +476,18 @@ void EplbProblem::validate() const {
   require_input(
       num_gpus % num_nodes == 0,
       "GPUs (" + str(num_gpus) + ") are not a multiple of nodes (" + str(num_nodes) + ")");
-  bool all_finite_non_negative = true;  // one branch-free pass for the common case
-  for (const double x : weight)
-    all_finite_non_negative &= (x >= 0.0) & (x <= std::numeric_limits<float>::max());
-  if (all_finite_non_negative) return;
+  // One branch-free pass for the common case, on the bit patterns: a double in
+  // [0, FLT_MAX] has a pattern at most FLT_MAX's (sign clear, IEEE order is integer order);
+  // +inf and NaNs are above it, and so is every pattern with the sign set, but -0.0 (which
+  // counts as 0, mapped to 0 here).
+  constexpr auto kLargest = std::bit_cast<uint64_t>(double{std::numeric_limits<float>::max()});
+  constexpr auto kMinusZero = std::bit_cast<uint64_t>(-0.0);
+  uint64_t largest = 0;
+  for (const double x : weight) {
+    const auto bits = std::bit_cast<uint64_t>(x);
+    largest = std::max(largest, bits == kMinusZero ? 0 : bits);
+  }
+  if (largest <= kLargest) return;
   for (size_t i = 0; i < weight.size(); ++i) {
     const double x = weight[i];
     if (x >= 0.0 && x <= std::numeric_limits<float>::max()) continue;

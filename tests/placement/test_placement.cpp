@@ -1,6 +1,8 @@
 // Placement value type, policies and EPLB properties beyond the golden cases.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -144,6 +146,22 @@ TEST(Eplb, RejectsBadShapes) {
   q = p;
   q.weight[5] = std::numeric_limits<double>::quiet_NaN();
   expect_error(q, "NaN");
+  q.weight[5] = -std::numeric_limits<double>::quiet_NaN();
+  expect_error(q, "NaN");
+  q.weight[5] = std::numeric_limits<double>::infinity();
+  expect_error(q, "infinite");
+  q.weight[5] = -std::numeric_limits<double>::infinity();
+  expect_error(q, "infinite");
+  q.weight[5] = std::nextafter(double{std::numeric_limits<float>::max()}, 1e300);
+  expect_error(q, "overflows float32");
+  q.weight[5] = -std::numeric_limits<double>::denorm_min();
+  expect_error(q, "negative");
+  // The edges of what is accepted: -0.0 (a zero load), the largest float, the smallest double.
+  for (double ok : {-0.0, double{std::numeric_limits<float>::max()},
+                    std::numeric_limits<double>::denorm_min()}) {
+    q.weight[5] = ok;
+    EXPECT_NO_THROW(epbench::rebalance_experts(q)) << ok;
+  }
 }
 
 TEST(Policy, UnknownPolicyListsKnownOnes) {
