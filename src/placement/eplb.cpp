@@ -482,12 +482,17 @@ void EplbProblem::validate() const {
   // counts as 0, mapped to 0 here).
   constexpr auto kLargest = std::bit_cast<uint64_t>(double{std::numeric_limits<float>::max()});
   constexpr auto kMinusZero = std::bit_cast<uint64_t>(-0.0);
-  uint64_t largest = 0;
-  for (const double x : weight) {
-    const auto bits = std::bit_cast<uint64_t>(x);
-    largest = std::max(largest, bits == kMinusZero ? 0 : bits);
-  }
-  if (largest <= kLargest) return;
+  // Four running maxima: one would be a chain of dependent steps.
+  auto pattern = [&](size_t i) {
+    const auto bits = std::bit_cast<uint64_t>(weight[i]);
+    return bits == kMinusZero ? 0 : bits;
+  };
+  uint64_t largest[4] = {0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 4 <= weight.size(); i += 4)
+    for (int j = 0; j < 4; ++j) largest[j] = std::max(largest[j], pattern(i + j));
+  for (; i < weight.size(); ++i) largest[0] = std::max(largest[0], pattern(i));
+  if (std::max({largest[0], largest[1], largest[2], largest[3]}) <= kLargest) return;
   for (size_t i = 0; i < weight.size(); ++i) {
     const double x = weight[i];
     if (x >= 0.0 && x <= std::numeric_limits<float>::max()) continue;
