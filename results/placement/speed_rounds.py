@@ -5,12 +5,14 @@ Usage: /usr/bin/python3 results/placement/speed_rounds.py PATH/TO/eplb.py [--rou
            [--bench build/benchmarks/bench_placement] [--epbench build/src/app/epbench]
            [--json OUT.json] [--markdown OUT.md]
 
-Each round times eplb.py (time_eplb_py.py: median of 5 calls, torch's default threads) on the
-DeepSeek-V3 shape, then runs bench_placement's EPLB benchmarks (median of 5 repetitions, real
-time, 1 thread and all hardware threads) right after it, and records the load average. The
-ratio of a round is eplb.py's median / the port's median in that round: the machine's speed
-moves with its other jobs, so only numbers from the same round are compared. The first round
-also checks that the port gives eplb.py's placements on these loads (time_eplb_py.py).
+Each round times eplb.py (5 calls, torch's default threads) on the DeepSeek-V3 shape of
+time_eplb_py.py, then runs bench_placement's EPLB benchmarks (5 repetitions, each the mean real
+time of many calls; 1 thread and all hardware threads) right after it, and records the load
+average. A round's ratios compare the two in that round, median / median and min / min: the
+machine's speed moves with its other jobs, within seconds, so numbers from different rounds are
+not compared, and the minimum (the least disturbed call or repetition) is the steadier figure.
+Before the rounds, the port's placements are checked against eplb.py's on these loads
+(time_eplb_py.py).
 """
 import argparse
 import json
@@ -42,21 +44,24 @@ def time_reference(reference, weight, reps):
             reference.rebalance_experts(tensor, time_eplb_py.REPLICAS, time_eplb_py.GROUPS,
                                         nodes, gpus)
             seconds.append(time.perf_counter() - start)
-        out[policy] = statistics.median(seconds)
+        out[policy] = {"median": statistics.median(seconds), "min": min(seconds)}
     return out
 
 
 def time_port(bench):
     run = subprocess.run([bench, "--benchmark_filter=BM_Eplb", "--benchmark_repetitions=5",
-                          "--benchmark_report_aggregates_only=true", "--benchmark_format=json"],
-                         check=True, capture_output=True, text=True)
+                          "--benchmark_format=json"], check=True, capture_output=True, text=True)
     doc = json.loads(run.stdout)
-    # run_name carries a "/real_time" suffix (UseRealTime)
-    medians = {b["run_name"].removesuffix("/real_time"): b["real_time"] * 1e-6
-               for b in doc["benchmarks"] if b.get("aggregate_name") == "median"}
-    assert all(doc_unit == "us" for doc_unit in
-               {b["time_unit"] for b in doc["benchmarks"]}), "expected microseconds"
-    return {key: medians[name] for key, name in BENCHMARKS.items()}
+    assert {b["time_unit"] for b in doc["benchmarks"]} == {"us"}, "expected microseconds"
+    out = {}
+    for key, name in BENCHMARKS.items():
+        # run_name carries a "/real_time" suffix (UseRealTime)
+        reps = [b["real_time"] * 1e-6 for b in doc["benchmarks"]
+                if b["run_name"].removesuffix("/real_time") == name
+                and b.get("run_type") == "iteration"]
+        assert len(reps) == 5, name
+        out[key] = {"median": statistics.median(reps), "min": min(reps)}
+    return out
 
 
 def main():
@@ -91,14 +96,16 @@ def main():
         for (policy, threads), seconds in port.items():
             label = f"{policy}/threads:{threads}"
             row["port_s"][label] = seconds
-            row["ratio"][label] = ref[policy] / seconds
+            row["ratio"][label] = {stat: ref[policy][stat] / seconds[stat]
+                                   for stat in ("median", "min")}
         rounds.append(row)
         print(json.dumps(row), flush=True)
 
     labels = list(rounds[0]["ratio"])
-    summary = {label: {"median": statistics.median(r["ratio"][label] for r in rounds),
-                       "min": min(r["ratio"][label] for r in rounds),
-                       "max": max(r["ratio"][label] for r in rounds)} for label in labels}
+    summary = {label: {stat: {"median": statistics.median(r["ratio"][label][stat] for r in rounds),
+                              "min": min(r["ratio"][label][stat] for r in rounds),
+                              "max": max(r["ratio"][label][stat] for r in rounds)}
+                       for stat in ("median", "min")} for label in labels}
     doc = {"shape": "DeepSeek-V3: 58 layers x 256 experts -> 288 replicas, 8 groups; "
                     "hierarchical 4 nodes x 8 GPUs, global 3 nodes x 8 GPUs",
            "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
@@ -111,6 +118,8 @@ def main():
             f.write("\n")
     if args.markdown:
         with open(args.markdown, "w") as f:
+            f.write("Times: median (min) of the round. Ratios: eplb.py / port, median / median "
+                    "(min / min).\n\n")
             f.write("| round (load) | eplb.py hier. | port hier. 1 thread | ratio | port hier. "
                     "all threads | ratio | eplb.py global | port global 1 thread | ratio | "
                     "port global all threads | ratio |\n")
@@ -118,15 +127,20 @@ def main():
             for r in rounds:
                 cells = [f"{r['round']} ({r['load_average']:.1f})"]
                 for policy in ("hierarchical", "global"):
-                    cells.append(f"{r['eplb_py_s'][policy] * 1e3:.0f} ms")
+                    ref = r["eplb_py_s"][policy]
+                    cells.append(f"{ref['median'] * 1e3:.0f} ({ref['min'] * 1e3:.0f}) ms")
                     for threads in (1, 0):
                         label = f"{policy}/threads:{threads}"
-                        cells.append(f"{r['port_s'][label] * 1e6:.0f} µs")
-                        cells.append(f"{r['ratio'][label]:.0f}×")
+                        port, ratio = r["port_s"][label], r["ratio"][label]
+                        cells.append(f"{port['median'] * 1e6:.0f} ({port['min'] * 1e6:.0f}) µs")
+                        cells.append(f"{ratio['median']:.0f}× ({ratio['min']:.0f}×)")
                 f.write("| " + " | ".join(cells) + " |\n")
-            f.write("\nRatio over the rounds, median [min, max]: " + "; ".join(
-                f"{label} {s['median']:.0f}× [{s['min']:.0f}, {s['max']:.0f}]"
-                for label, s in summary.items()) + ".\n")
+            f.write("\nRatio over the rounds, median [lowest, highest]:\n\n")
+            for label, stats in summary.items():
+                f.write(f"- {label}: median / median {stats['median']['median']:.0f}× "
+                        f"[{stats['median']['min']:.0f}, {stats['median']['max']:.0f}]; "
+                        f"min / min {stats['min']['median']:.0f}× "
+                        f"[{stats['min']['min']:.0f}, {stats['min']['max']:.0f}]\n")
 
 
 if __name__ == "__main__":
