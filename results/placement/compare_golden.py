@@ -23,6 +23,8 @@ POLICIES = ["eplb", "minmax"]
 
 
 def run_place(epbench, case, policy, out, threads):
+    if os.path.exists(out):
+        os.remove(out)  # `place` never overwrites a file
     cmd = [epbench, "place", "--input", case, "--policy", policy, "--output", out,
            "--threads", str(threads)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

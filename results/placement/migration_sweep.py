@@ -19,6 +19,8 @@ import tempfile
 
 
 def place(epbench, args, out):
+    if os.path.exists(out):
+        os.remove(out)  # `place` never overwrites a file
     subprocess.run([epbench, "place", *args, "--output", out], check=True,
                    stdout=subprocess.DEVNULL)
     with open(out) as f:
