@@ -14,13 +14,11 @@
 #include "dispatch/replica_rule.hpp"
 #include "gating/hash_rng.hpp"
 #include "measure/context.hpp"
-#include "measure/samples.hpp"
-#include "metrics/balance.hpp"
-#include "metrics/stats.hpp"
 #include "placement/policies/lplb.hpp"
 #include "placement/policy.hpp"
 #include "results/schema.hpp"
 #include "sim/cost_model.hpp"
+#include "sim/sim_results.hpp"
 #include "sim/traffic.hpp"
 #include "suite/policy_run.hpp"
 #include "suite/token_source.hpp"
@@ -28,13 +26,7 @@
 namespace epbench::sim {
 namespace {
 
-constexpr int kPhases = 6;  // gate, layout, dispatch, ffn, combine, total (schema order)
 constexpr uint64_t kSampleTag = 0x53494D43;  // "SIMC": the count sampler's stream
-constexpr int64_t kMaxRankSamples = 200000;   // ranks x samples above which raw samples are omitted
-
-struct PhaseTimes {
-  double us[kPhases] = {0, 0, 0, 0, 0, 0};
-};
 
 // Every rank's phase times of one layer step; the spans (max over ranks; total = sum of spans).
 struct StepTimes {
@@ -87,12 +79,6 @@ PhaseTimes balanced_span(const Profile& p, const LayerShape& shape, const Cluste
   }
   b.finish();
   return step_times(p, shape, t, slots / c.num_gpus).span;
-}
-
-double mean_of(const std::vector<double>& v) {
-  double sum = 0;
-  for (double x : v) sum += x;
-  return v.empty() ? 0.0 : sum / double(v.size());
 }
 
 // Expert weights moved from `prev` to `next` (plan_expert_transfers: the plan `run` migrates
@@ -150,25 +136,16 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
   PolicyResult current = policy.compute(problem);
   const PhaseTimes balanced = balanced_span(p, shape, c, num_slots, s.dispatch);
 
-  // Per measured sample (step x layer): spans, tax, rows and times per rank, bytes.
-  std::vector<int> sample_layer;
-  std::vector<PhaseTimes> spans;
-  std::vector<int64_t> rows_all;      // [sample][rank]
-  std::vector<double> rank_us;        // [sample][rank][phase]
-  std::vector<double> max_bytes, intra_bytes, inter_bytes, dedup_bytes, bottleneck_GBps;
-  std::vector<double> send_bytes_rank(R, 0.0);
+  SimSamples out;  // what the measured steps record (sim_results.hpp)
+  out.send_bytes_rank.assign(R, 0.0);
+  out.expert_counts.assign(size_t(L) * E, 0);
   std::deque<std::vector<int64_t>> history;
-  std::vector<int64_t> measured_counts(size_t(L) * E, 0);  // realized load, measured steps
-  MigrationStats migrated;  // summed over re-placements
-  MigrationEvents events;
-  int64_t rows_conserved = 0, rows_expected = 0;
 
   std::vector<float> hidden, weights;
   std::vector<int32_t> ids;
   std::vector<int64_t> counts(E);
   std::vector<int64_t> rank_rows;  // batch rules: [ranks][experts] rows of the batch
   std::vector<int> source_of_rank;
-  std::vector<double> solve_us, count_exchange_us, avoidable_rows;  // per measured sample
   StepTraffic traffic;
 
   auto do_step = [&](int step, bool measured) {
@@ -239,25 +216,25 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
         }
       }
       builder.finish();
-      rows_conserved += traffic.total_rows;
-      rows_expected += int64_t(R) * T * K;
+      out.rows_conserved += traffic.total_rows;
+      out.rows_expected += int64_t(R) * T * K;
       if (!measured) continue;
       if (o.on_measured_sample) o.on_measured_sample(policy_index, l, traffic, shape);
       if (batch_rule) {
-        solve_us.push_back(solve);
-        count_exchange_us.push_back(count_exchange);
+        out.solve_us.push_back(solve);
+        out.count_exchange_us.push_back(count_exchange);
       }
-      avoidable_rows.push_back(double(avoidable));
+      out.avoidable_rows.push_back(double(avoidable));
       const StepTimes times =
           step_times(p, shape, traffic, spr, batch_rule ? count_exchange + solve : 0.0);
-      sample_layer.push_back(l);
-      spans.push_back(times.span);
+      out.layer.push_back(l);
+      out.spans.push_back(times.span);
       double mb = 0, intra = 0, inter = 0, dedup = 0, worst = 0;
       for (int r = 0; r < R; ++r) {
         int64_t received = 0;
         for (int sl = 0; sl < spr; ++sl) received += traffic.slot_rows[size_t(r) * spr + sl];
-        rows_all.push_back(received);
-        for (int ph = 0; ph < kPhases; ++ph) rank_us.push_back(times.ranks[r].us[ph]);
+        out.rows.push_back(received);
+        for (int ph = 0; ph < kPhases; ++ph) out.rank_us.push_back(times.ranks[r].us[ph]);
         const RankTraffic& rt = traffic.ranks[r];
         const double row_bytes = shape.row_bytes();
         // Flat-dispatch bytes (as `run` reports them whatever the engine).
@@ -265,21 +242,22 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
         const double intra_r = double(rt.sent_rows[0]) * row_bytes;
         const double inter_r = double(rt.sent_rows[1]) * row_bytes;
         mb = std::max(mb, intra_r + inter_r + double(rt.self_rows) * row_bytes);
-        send_bytes_rank[r] += intra_r + inter_r;
+        out.send_bytes_rank[r] += intra_r + inter_r;
         worst = std::max({worst, intra_r + inter_r,
                           double(rt.received_rows[0] + rt.received_rows[1]) * row_bytes});
         dedup += double(traffic.inter_rows_dedup[r]) * row_bytes;
         intra += intra_r;
         inter += inter_r;
       }
-      max_bytes.push_back(mb);
-      bottleneck_GBps.push_back(times.span.us[2] > 0 ? worst / (times.span.us[2] * 1e3) : 0.0);
-      intra_bytes.push_back(intra);
-      inter_bytes.push_back(inter);
-      dedup_bytes.push_back(dedup);
+      out.max_bytes.push_back(mb);
+      out.bottleneck_GBps.push_back(times.span.us[2] > 0 ? worst / (times.span.us[2] * 1e3)
+                                                         : 0.0);
+      out.intra_bytes.push_back(intra);
+      out.inter_bytes.push_back(inter);
+      out.dedup_bytes.push_back(dedup);
     }
     if (measured)
-      for (size_t i = 0; i < step_counts.size(); ++i) measured_counts[i] += step_counts[i];
+      for (size_t i = 0; i < step_counts.size(); ++i) out.expert_counts[i] += step_counts[i];
     history.push_back(std::move(step_counts));
     while (static_cast<int>(history.size()) > window) history.pop_front();
   };
@@ -295,18 +273,18 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
     problem.num_threads = 1;  // as `run`: deterministic, one core
     const auto t0 = std::chrono::steady_clock::now();
     PolicyResult next = policy.compute(problem);
-    events.placement_compute_us.push_back(
+    out.events.placement_compute_us.push_back(
         std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
             .count());
     const auto [before, after] = window_balancedness(current.placement, next.placement,
                                                      problem.weight);
-    events.balance_before.push_back(before);
-    events.balance_after.push_back(after);
+    out.events.balance_before.push_back(before);
+    out.events.balance_after.push_back(after);
     const MigrationStats m = migration(current.placement, next.placement, c, node_of_rank, p,
                                        shape.expert_weight_bytes());
-    migrated += m;
-    events.ms.push_back(m.seconds * 1e3);
-    events.experts_moved.push_back(m.experts_moved);
+    out.migrated += m;
+    out.events.ms.push_back(m.seconds * 1e3);
+    out.events.experts_moved.push_back(m.experts_moved);
     current = std::move(next);
   };
 
@@ -317,156 +295,9 @@ nlohmann::json simulate_policy(const Scenario& s, const Cluster& c, const Profil
     do_step(s.warmup_steps + i, true);
   }
 
-  // ---- reduction into the results "run" object (the fields of measure/samples.cpp) --------
-  const int n = static_cast<int>(spans.size());
-  auto phase_series = [&](int ph, const std::vector<int>* only_layer) {
-    std::vector<double> v;
-    for (int i = 0; i < n; ++i)
-      if (!only_layer || sample_layer[i] == (*only_layer)[0]) v.push_back(spans[i].us[ph]);
-    return v;
-  };
-  nlohmann::json layers = nlohmann::json::array();
-  double sum_mean = 0, sum_max = 0, min_layer = 1.0, mean_layer = 0.0, hottest_over_mean = 0;
-  for (int l = 0; l < L; ++l) {
-    double lmean = 0, lmax = 0;
-    std::vector<double> tokens(R, 0.0);
-    int count = 0;
-    for (int i = 0; i < n; ++i) {
-      if (sample_layer[i] != l) continue;
-      std::vector<double> v(R);
-      for (int r = 0; r < R; ++r) v[r] = double(rows_all[size_t(i) * R + r]);
-      const LoadStats st = load_stats(v);
-      lmean += st.mean;
-      lmax += st.max;
-      for (int r = 0; r < R; ++r) tokens[r] += v[r];
-      ++count;
-    }
-    const double bal = lmax > 0 ? lmean / lmax : 1.0;
-    sum_mean += lmean;
-    sum_max += lmax;
-    min_layer = std::min(min_layer, bal);
-    mean_layer += bal / L;
-    std::vector<int64_t> tokens_int(R);
-    for (int r = 0; r < R; ++r) tokens_int[r] = std::llround(tokens[r] / std::max(count, 1));
-    const std::vector<int> which = {l};
-    nlohmann::json phases;
-    for (int ph = 0; ph < kPhases; ++ph) phases[kResultsPhases[ph]] = stats_json(phase_series(ph, &which));
-    std::vector<double> per_expert(E);
-    for (int e = 0; e < E; ++e)
-      per_expert[e] = double(measured_counts[size_t(l) * E + e]) / s.measured_steps;
-    const double hottest = *std::max_element(per_expert.begin(), per_expert.end()) /
-                           (double(T) * K * R / E);
-    hottest_over_mean = std::max(hottest_over_mean, hottest);
-    layers.push_back({{"layer", l}, {"balancedness", bal},
-                      {"imbalance_ratio", lmean > 0 ? lmax / lmean : 1.0},
-                      {"tokens_per_rank", tokens_int}, {"phases_us", phases},
-                      {"tokens_per_expert", per_expert}, {"hottest_expert_over_mean", hottest}});
-  }
-  nlohmann::json phases, tax, balanced_json, rank_median;
-  for (int ph = 0; ph < kPhases; ++ph) {
-    const std::vector<double> series = phase_series(ph, nullptr);
-    phases[kResultsPhases[ph]] = stats_json(series);
-    if (ph > 0) {  // the balanced reference and the tax cover layout .. combine and the step
-      std::vector<double> ratio, reference(series.size(), balanced.us[ph]);
-      for (double x : series) ratio.push_back(balanced.us[ph] > 0 ? x / balanced.us[ph] : 1.0);
-      tax[kResultsPhases[ph]] = stats_json(ratio);
-      balanced_json[kResultsPhases[ph]] = stats_json(reference);
-    }
-    if (ph == kPhases - 1) break;  // a step has no per-rank total
-    std::vector<double> med(R);
-    for (int r = 0; r < R; ++r) {
-      std::vector<double> v(n);
-      for (int i = 0; i < n; ++i) v[i] = rank_us[(size_t(i) * R + r) * kPhases + ph];
-      med[r] = percentile(v, 50.0);
-    }
-    rank_median[kResultsPhases[ph]] = med;
-  }
-  // Raw per-rank samples (as `run` writes them) while they stay small.
-  nlohmann::json rank_samples;
-  if (int64_t(R) * n <= kMaxRankSamples)
-    for (int ph = 0; ph < kPhases - 1; ++ph) {
-      nlohmann::json per = nlohmann::json::array();
-      for (int r = 0; r < R; ++r) {
-        std::vector<double> v(n);
-        for (int i = 0; i < n; ++i) v[i] = rank_us[(size_t(i) * R + r) * kPhases + ph];
-        per.push_back(v);
-      }
-      rank_samples[kResultsPhases[ph]] = std::move(per);
-    }
-  std::vector<int64_t> tokens_received(R), send_bytes(R);
-  for (int r = 0; r < R; ++r) {
-    double rows = 0;
-    for (int i = 0; i < n; ++i) rows += double(rows_all[size_t(i) * R + r]);
-    tokens_received[r] = std::llround(rows / std::max(n, 1));
-    send_bytes[r] = std::llround(send_bytes_rank[r] / std::max(n, 1));
-  }
-  const std::vector<double> totals = phase_series(5, nullptr);
-  const double total_s = percentile(totals, 50.0) * 1e-6;
-  const double dispatch_s = percentile(phase_series(2, nullptr), 50.0) * 1e-6;
-  const double ffn_s = percentile(phase_series(3, nullptr), 50.0) * 1e-6;
-  const int64_t dispatch_bytes = std::llround(mean_of(max_bytes));
-  const double algbw = dispatch_s > 0 ? double(dispatch_bytes) / dispatch_s / 1e9 : 0.0;
-  const double rows_per_sample = double(T) * K * R;
-  double step_seconds = 0;
-  for (double x : totals) step_seconds += x * 1e-6;
-  double placement_us_total = 0;
-  for (double x : events.placement_compute_us) placement_us_total += x;
-  const double amortized_s = step_seconds + placement_us_total * 1e-6 + migrated.seconds;
-  nlohmann::json summary = {
-      {"balancedness", sum_max > 0 ? sum_mean / sum_max : 1.0},
-      {"balancedness_mean_layer", mean_layer},
-      {"balancedness_min_layer", min_layer},
-      {"imbalance_ratio", sum_mean > 0 ? sum_max / sum_mean : 1.0},
-      {"phases_us", phases},
-      {"hottest_expert_over_mean", hottest_over_mean},
-      {"tax", tax},
-      {"balanced_phases_us", balanced_json},
-      {"tokens_per_s", total_s > 0 ? double(T) * R / total_s : 0.0},
-      {"amortized_tokens_per_s",
-       amortized_s > 0 ? double(T) * R * double(n) / L / amortized_s : 0.0},
-      {"ffn_gflops", ffn_s > 0 ? rows_per_sample * shape.flops_per_row() / ffn_s / 1e9 : 0.0},
-      {"dispatch_bytes", dispatch_bytes},
-      {"dispatch_bottleneck_GBps", stats_json(bottleneck_GBps)},
-      {"dispatch_algbw_GBps", algbw},
-      {"dispatch_busbw_nccl_tests_GBps", algbw * (R - 1) / R},
-      {"intra_node_bytes", std::llround(mean_of(intra_bytes))},
-      {"inter_node_bytes", std::llround(mean_of(inter_bytes))},
-      {"inter_node_bytes_node_dedup", std::llround(mean_of(dedup_bytes))},
-      {"replica_rule",
-       [&] {
-         nlohmann::json j = {{"count_exchange_us", stats_json(count_exchange_us)},
-                             {"solve_us", stats_json(solve_us)},
-                             {"count_exchange_model",
-                              "allgather of experts x 8 bytes per rank over the inter-node "
-                              "link (alpha log2(ranks) + bytes / beta)"}};
-         // Counted from the real dispatch plans; sampled counts carry no per-row choice.
-         if (routing == "tokens") j["avoidable_inter_node_rows"] = mean_of(avoidable_rows);
-         return j;
-       }()},
-      {"migration", migration_json(migrated, events)},
-      {"verify",
-       {{"checked_tokens", 0}, {"wrong", 0}, {"max_rel_err", 0.0},
-        {"tokens_conserved", rows_conserved == rows_expected},
-        {"migrated_experts_checked", 0}, {"migrated_experts_wrong", 0}}},
-  };
-  nlohmann::json per_rank = {{"phase_us_median", rank_median},
-                             {"tokens_received", tokens_received},
-                             {"send_bytes", send_bytes}};
-  nlohmann::json samples_json;
-  if (!rank_samples.is_null()) {
-    per_rank["phase_us_samples"] = std::move(rank_samples);
-    samples_json = {{"layer", sample_layer}, {"total_us", totals}};
-  }
-  return {{"policy", policy_name},
-          {"policy_used", current.policy_used},
-          {"num_slots", num_slots},
-          {"ffn_backend", p.backend},
-          {"layer_engine", std::string("simulated-") + (node_dedup ? "node-dedup" : "flat")},
-          {"routing", routing},
-          {"summary", summary},
-          {"layers", layers},
-          {"per_rank", per_rank},
-          {"samples", samples_json}};
+  SimRunInfo info{policy_name, current.policy_used, routing, p.backend, num_slots, L,
+                  s.measured_steps, node_dedup, shape, balanced};
+  return simulated_run_json(out, info);
 }
 
 nlohmann::json simulated_context(const Cluster& c, const Profile& p, const SimOptions& o) {
