@@ -21,7 +21,7 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
+import tempfile
 
 import torch
 
@@ -38,12 +38,7 @@ def time_reference(reference, weight, reps):
     out = {}
     tensor = torch.tensor(weight)
     for policy, (nodes, gpus) in time_eplb_py.SHAPES.items():
-        seconds = []
-        for _ in range(reps):
-            start = time.perf_counter()
-            reference.rebalance_experts(tensor, time_eplb_py.REPLICAS, time_eplb_py.GROUPS,
-                                        nodes, gpus)
-            seconds.append(time.perf_counter() - start)
+        seconds, _ = time_eplb_py.time_shape(reference, tensor, nodes, gpus, reps)
         out[policy] = {"median": statistics.median(seconds), "min": min(seconds)}
     return out
 
@@ -78,14 +73,12 @@ def main():
     weight = time_eplb_py.loads()
 
     matches = {}
-    workdir = os.path.join("/tmp", f"eplb-speed-{os.getpid()}")
-    os.makedirs(workdir, exist_ok=True)
     tensor = torch.tensor(weight)
-    for policy, (nodes, gpus) in time_eplb_py.SHAPES.items():
-        phy2log, _, logcnt = reference.rebalance_experts(
-            tensor, time_eplb_py.REPLICAS, time_eplb_py.GROUPS, nodes, gpus)
-        matches[policy] = time_eplb_py.port_matches(args.epbench, weight, nodes, gpus, phy2log,
-                                                    logcnt, workdir)
+    with tempfile.TemporaryDirectory(prefix="eplb-speed-") as workdir:
+        for policy, (nodes, gpus) in time_eplb_py.SHAPES.items():
+            _, (phy2log, _, logcnt) = time_eplb_py.time_shape(reference, tensor, nodes, gpus, 1)
+            matches[policy] = time_eplb_py.port_matches(args.epbench, weight, nodes, gpus,
+                                                        phy2log, logcnt, workdir)
 
     rounds = []
     for r in range(args.rounds):

@@ -80,6 +80,16 @@ def port_matches(epbench, weight, nodes, gpus, phy2log, logcnt, workdir):
             "slots_differing": int((ours != theirs).sum())}
 
 
+def time_shape(reference, tensor, nodes, gpus, reps):
+    """Seconds of each of `reps` calls of eplb.py on one shape, and the last call's result."""
+    seconds = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        result = reference.rebalance_experts(tensor, REPLICAS, GROUPS, nodes, gpus)
+        seconds.append(time.perf_counter() - start)
+    return seconds, result
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("eplb_py")
@@ -91,12 +101,8 @@ def main():
     weight = loads()
     workdir = args.workdir or tempfile.mkdtemp(prefix="eplb-py-")
     for policy, (nodes, gpus) in SHAPES.items():
-        tensor = torch.tensor(weight)
-        seconds = []
-        for _ in range(args.reps):
-            start = time.perf_counter()
-            phy2log, _, logcnt = reference.rebalance_experts(tensor, REPLICAS, GROUPS, nodes, gpus)
-            seconds.append(time.perf_counter() - start)
+        seconds, (phy2log, _, logcnt) = time_shape(reference, torch.tensor(weight), nodes, gpus,
+                                                   args.reps)
         line = {"policy": policy, "nodes": nodes, "gpus": gpus, "reps": args.reps,
                 "median_s": statistics.median(seconds), "min_s": min(seconds),
                 "torch": torch.__version__, "torch_threads": torch.get_num_threads()}

@@ -1,8 +1,12 @@
 // What one or more expert migrations cost: experts and bytes moved, time, and the check of
-// the received weights. Filled by suite/migration.cpp, reported by samples.cpp.
+// the received weights. Filled by suite/migration.cpp (and sim/simulator.cpp's model), reported
+// by samples.cpp.
 #pragma once
 
 #include <cstdint>
+#include <span>
+
+#include "placement/placement.hpp"
 
 namespace epbench {
 
@@ -23,5 +27,17 @@ struct MigrationStats {
     return *this;
   }
 };
+
+// Experts, bytes and inter-node bytes of a transfer plan (plan_expert_transfers): what `run`
+// migrates and `simulate` costs. node_of_gpu: the node of every GPU (rank).
+inline MigrationStats transfer_volume(std::span<const ExpertTransfer> transfers,
+                                      std::span<const int> node_of_gpu, int64_t expert_bytes) {
+  MigrationStats v;
+  v.experts_moved = static_cast<int64_t>(transfers.size());
+  v.bytes = v.experts_moved * expert_bytes;
+  for (const ExpertTransfer& t : transfers)
+    if (node_of_gpu[t.src] != node_of_gpu[t.dst]) v.inter_node_bytes += expert_bytes;
+  return v;
+}
 
 }  // namespace epbench

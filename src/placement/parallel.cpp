@@ -68,10 +68,10 @@ class WorkerPool {
       job_ = &fn;
       errors_ = &errors;
       pending_.store(helpers, std::memory_order_relaxed);
-      generation_ += 1;
       // One word, so a worker reads the generation and who takes part together; the release
-      // publishes job_, errors_ and pending_ with it.
-      ticket_.store((generation_ << 32) | uint32_t(helpers + 1), std::memory_order_release);
+      // publishes job_, errors_ and pending_ with it. Only run() stores it, under the mutex.
+      const uint64_t generation = (ticket_.load(std::memory_order_relaxed) >> 32) + 1;
+      ticket_.store((generation << 32) | uint32_t(helpers + 1), std::memory_order_release);
     }
     wake_.notify_all();
     in_pool = true;
@@ -128,7 +128,6 @@ class WorkerPool {
   // Written by run() before the ticket is published, read by the workers a ticket names.
   const std::function<void(int)>* job_ = nullptr;
   std::vector<std::exception_ptr>* errors_ = nullptr;
-  uint64_t generation_ = 0;  // under mutex_
   std::atomic<uint64_t> ticket_{0};
   std::atomic<int> pending_{0};
 };

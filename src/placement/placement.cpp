@@ -36,8 +36,7 @@ Placement::Placement(int num_layers, int num_experts, int num_gpus, int num_node
     std::vector<int32_t> fill(num_experts);
     for (int l = first; l < end; ++l) {
       const std::span<const int32_t> row = phy2log_row(l);
-      int32_t* count = logcnt_.data() + static_cast<size_t>(l) * num_experts;
-      std::fill(count, count + num_experts, 0);
+      int32_t* count = logcnt_.data() + static_cast<size_t>(l) * num_experts;  // zeroed above
       for (int p = 0; p < num_slots_; ++p) {
         const int32_t e = row[p];
         if (e < 0 || e >= num_experts)

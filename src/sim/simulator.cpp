@@ -14,6 +14,7 @@
 #include "dispatch/replica_rule.hpp"
 #include "gating/hash_rng.hpp"
 #include "measure/context.hpp"
+#include "measure/migration_stats.hpp"
 #include "placement/policies/lplb.hpp"
 #include "placement/policy.hpp"
 #include "results/schema.hpp"
@@ -86,14 +87,12 @@ PhaseTimes balanced_span(const Profile& p, const LayerShape& shape, const Cluste
 MigrationStats migration(const Placement& prev, const Placement& next, const Cluster& c,
                          std::span<const int> node_of_rank, const Profile& p,
                          double expert_bytes) {
-  MigrationStats res;
+  const std::vector<ExpertTransfer> transfers = plan_expert_transfers(prev, next, node_of_rank);
+  MigrationStats res = transfer_volume(transfers, node_of_rank, int64_t(expert_bytes));
   std::vector<RankMigration> ranks(c.num_gpus);
   std::vector<int> last_peer(size_t(c.num_gpus) * 2, -1);  // per rank and class: last peer
-  for (const ExpertTransfer& t : plan_expert_transfers(prev, next, node_of_rank)) {
+  for (const ExpertTransfer& t : transfers) {
     const int cls = node_of_rank[t.src] == node_of_rank[t.dst] ? 0 : 1;
-    ++res.experts_moved;
-    res.bytes += int64_t(expert_bytes);
-    if (cls == 1) res.inter_node_bytes += int64_t(expert_bytes);
     ranks[t.src].sent_bytes[cls] += expert_bytes;
     ranks[t.dst].received_bytes[cls] += expert_bytes;
     if (last_peer[size_t(t.dst) * 2 + cls] != t.src) {  // transfers come in dst order

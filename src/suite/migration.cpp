@@ -118,11 +118,11 @@ MigrationStats migrate_experts(const Placement& prev, const Placement& next,
   CHECK_MPI(MPI_Allreduce(local_counts, sums, 2, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
   stats.checked = sums[0];
   stats.wrong = sums[1];
-  const int64_t expert_bytes = static_cast<int64_t>(elems * sizeof(bf16_t));
-  stats.experts_moved = static_cast<int64_t>(transfers.size());
-  stats.bytes = stats.experts_moved * expert_bytes;
-  for (const ExpertTransfer& t : transfers)
-    if (topo.node_of_rank[t.src] != topo.node_of_rank[t.dst]) stats.inter_node_bytes += expert_bytes;
+  const MigrationStats volume = transfer_volume(
+      transfers, topo.node_of_rank, static_cast<int64_t>(elems * sizeof(bf16_t)));
+  stats.experts_moved = volume.experts_moved;
+  stats.bytes = volume.bytes;
+  stats.inter_node_bytes = volume.inter_node_bytes;
   return stats;
 }
 
